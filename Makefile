@@ -1,0 +1,45 @@
+# Two commands for users: `make book` and `make test`. Both create .venv when missing.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+PRESET ?= paper
+
+.PHONY: help setup test unit nbval notebooks book sweep clean
+
+help:
+	@echo "make book   - set up .venv, execute every notebook at the $(PRESET) preset, build the HTML book"
+	@echo "make test   - set up .venv, run the unit tests and nbval on the committed notebooks"
+	@echo "make sweep  - run a papermill parameter sweep (GRID=sweeps/example.yaml)"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+setup: $(STAMP)
+
+unit: setup
+	$(BIN)/python -m pytest tests
+
+nbval: setup
+	$(BIN)/python -m pytest --nbval --nbval-current-env -p no:cacheprovider $(NOTEBOOKS)
+
+test: setup
+	$(BIN)/python -m pytest tests --nbval --nbval-current-env $(NOTEBOOKS)
+
+notebooks: setup
+	$(BIN)/python -m cfmimo.notebooks --preset $(PRESET) $(NOTEBOOKS)
+
+book: notebooks
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+GRID ?= sweeps/example.yaml
+sweep: setup
+	$(BIN)/python -m cfmimo.sweep $(GRID)
+
+clean:
+	rm -rf _build

@@ -1,0 +1,196 @@
+"""Classical assignment policies: the exhaustive max-min optimum and simple heuristics.
+
+Every policy decides on the estimate ``H_hat`` (what the cloud knows), takes a batch
+``(..., n_ap, n_user, n_tx)`` and returns assignments ``(..., n_ap)``: AP ``m`` serves
+user ``a[..., m]``. Score them on the true channel with :func:`cfmimo.rates.user_rates`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from functools import lru_cache
+
+import numpy as np
+
+from ._validation import as_channel, check_count
+from .rates import _check_scalars, _gain_matrix, _rates_from_selected
+
+__all__ = [
+    "all_assignments",
+    "exhaustive",
+    "exhaustive_loop",
+    "strongest_ap",
+    "greedy",
+    "random_assignment",
+    "random",
+]
+
+#: Upper bound on the number of floats of one chunk of candidate rates.
+_CHUNK_ELEMENTS = 1 << 22
+
+
+@lru_cache(maxsize=32)
+def _all_assignments(n_ap: int, n_user: int) -> np.ndarray:
+    out = np.array(list(itertools.product(range(n_user), repeat=n_ap)), dtype=np.int64)
+    out.setflags(write=False)
+    return out
+
+
+def all_assignments(n_ap: int, n_user: int) -> np.ndarray:
+    """Every assignment of ``n_ap`` APs to ``n_user`` users.
+
+    Returns
+    -------
+    ndarray of int, shape ``(n_user ** n_ap, n_ap)``
+        Lexicographic order, AP 0 varying slowest (read-only).
+    """
+    n_ap = check_count("n_ap", n_ap)
+    n_user = check_count("n_user", n_user)
+    if n_user**n_ap > 10**7:
+        raise ValueError(f"n_user ** n_ap = {n_user ** n_ap} candidates is too many for exhaustive search (max 10^7)")
+    return _all_assignments(n_ap, n_user)
+
+
+def exhaustive(H_hat, rho, mu, penalty=10.0, *, H=None) -> np.ndarray:
+    """Max-min optimal assignment by exhaustive search (Eq. 7 over all :math:`N_{user}^{N_{AP}}`).
+
+    Every candidate is scored on ``H_hat`` (or, with ``H``, on the true channel with
+    precoders from ``H_hat``: the *oracle* that knows which decision will turn out best,
+    an upper bound in every trial on the min-rate of any policy that precodes from the
+    estimate) with the rates of :func:`cfmimo.rates.rates_from_gains`;
+    candidates are processed in chunks so that memory stays below ~32 MB whatever the
+    number of candidates. Ties go to the first candidate in lexicographic order.
+
+    Parameters
+    ----------
+    H_hat : array_like, complex, shape ``(..., n_ap, n_user, n_tx)``
+    rho : float
+        Linear SNR.
+    mu : float
+        Interference factor.
+    penalty : float, default 10.0
+    H : array_like, complex, optional
+        True channels, same shape as ``H_hat``, for the oracle.
+
+    Returns
+    -------
+    ndarray of int, shape ``(..., n_ap)``
+    """
+    H_hat = as_channel("H_hat", H_hat)
+    H = H_hat if H is None else as_channel("H", H)
+    if H.shape != H_hat.shape:
+        raise ValueError(f"H and H_hat must have the same shape, got {H.shape} and {H_hat.shape}")
+    rho, mu, penalty = _check_scalars(rho, mu, penalty)
+    if rho.ndim:
+        raise ValueError("exhaustive takes one scalar rho; loop over an SNR grid outside")
+    lead, (n_ap, n_user) = H_hat.shape[:-3], H_hat.shape[-3:-1]
+    candidates = all_assignments(n_ap, n_user)
+    gains = _gain_matrix(H, H_hat).reshape((-1, n_ap, n_user, n_user))
+    n = gains.shape[0]
+    best_value = np.full(n, -np.inf)
+    best_index = np.zeros(n, dtype=np.int64)
+    chunk = max(1, _CHUNK_ELEMENTS // max(1, n * n_ap * n_user))
+    ap = np.arange(n_ap)
+    for start in range(0, len(candidates), chunk):
+        block = candidates[start : start + chunk]  # (c, M)
+        selected = gains[:, ap, block, :]  # (n, c, M, K)
+        served = block[:, :, None] == np.arange(n_user)  # (c, M, K)
+        value = _rates_from_selected(selected, served, rho, mu, penalty).min(axis=-1)  # (n, c)
+        arg = value.argmax(axis=1)
+        top = value[np.arange(n), arg]
+        better = top > best_value
+        best_value = np.where(better, top, best_value)
+        best_index = np.where(better, start + arg, best_index)
+    return candidates[best_index].reshape(lead + (n_ap,))
+
+
+def exhaustive_loop(H_hat, rho, mu, penalty=10.0) -> np.ndarray:
+    """Reference implementation of :func:`exhaustive`: a plain Python loop.
+
+    One sample and one candidate at a time, scored with :func:`cfmimo.rates.user_rates`.
+    Used by the tests and by ``benchmarks/bench_exhaustive.py`` as the baseline.
+    Shape ``(n, n_ap, n_user, n_tx) -> (n, n_ap)``.
+    """
+    from .rates import user_rates
+
+    H_hat = as_channel("H_hat", H_hat)
+    n_ap, n_user = H_hat.shape[-3:-1]
+    flat = H_hat.reshape((-1,) + H_hat.shape[-3:])
+    out = np.zeros((flat.shape[0], n_ap), dtype=np.int64)
+    for i, h in enumerate(flat):
+        best, best_a = -np.inf, None
+        for a in itertools.product(range(n_user), repeat=n_ap):
+            value = user_rates(h, h, np.array(a), rho, mu, penalty).min()
+            if value > best:
+                best, best_a = value, a
+        out[i] = best_a
+    return out.reshape(H_hat.shape[:-3] + (n_ap,))
+
+
+def strongest_ap(H_hat) -> np.ndarray:
+    """Each AP serves the user to which its estimated channel is strongest.
+
+    :math:`a_m = \\arg\\max_k \\|\\hat{\\mathbf h}_{m,k}\\|^2`. Can leave users unserved.
+
+    Returns
+    -------
+    ndarray of int, shape ``(..., n_ap)``
+    """
+    H_hat = as_channel("H_hat", H_hat)
+    return np.argmax((H_hat.real**2 + H_hat.imag**2).sum(axis=-1), axis=-1)
+
+
+def greedy(H_hat, rho, mu, penalty=10.0) -> np.ndarray:
+    """Greedy max-min: repeatedly give an AP to the currently worst user.
+
+    Start with every AP silent. At each of ``n_ap`` steps compute the rates (Eq. 4) of
+    the APs assigned so far (silent APs cause no interference), find the worst user
+    (ties: lowest index, so unserved users are served first), and give it the unassigned
+    AP whose maximum-ratio gain to it is largest.
+
+    Returns
+    -------
+    ndarray of int, shape ``(..., n_ap)``
+    """
+    H_hat = as_channel("H_hat", H_hat)
+    rho, mu, penalty = _check_scalars(rho, mu, penalty)
+    lead, (n_ap, n_user) = H_hat.shape[:-3], H_hat.shape[-3:-1]
+    gains = _gain_matrix(H_hat, H_hat).reshape((-1, n_ap, n_user, n_user))
+    n = gains.shape[0]
+    rows = np.arange(n)
+    a = np.zeros((n, n_ap), dtype=np.int64)
+    active = np.zeros((n, n_ap), dtype=bool)
+    own_gain = np.einsum("nmkk->nmk", gains)  # gain of AP m to user k when serving k
+    rho_b = np.broadcast_to(rho, lead).reshape(-1) if rho.ndim else rho
+    for _ in range(n_ap):
+        selected = np.take_along_axis(gains, a[:, :, None, None], axis=2)[:, :, 0, :]
+        served = a[:, :, None] == np.arange(n_user)
+        rates = _rates_from_selected(selected, served, rho_b, mu, penalty, active=active)
+        worst = rates.argmin(axis=1)
+        candidate_gain = np.where(active, -np.inf, own_gain[rows, :, worst])
+        pick = candidate_gain.argmax(axis=1)
+        a[rows, pick] = worst
+        active[rows, pick] = True
+    return a.reshape(lead + (n_ap,))
+
+
+def random_assignment(H_hat, rng=None) -> np.ndarray:
+    """Uniformly random assignment (each AP picks a user independently).
+
+    Parameters
+    ----------
+    H_hat : array_like, shape ``(..., n_ap, n_user, n_tx)``
+        Only its shape is used.
+    rng : int, numpy.random.Generator or None
+
+    Returns
+    -------
+    ndarray of int, shape ``(..., n_ap)``
+    """
+    H_hat = as_channel("H_hat", H_hat)
+    rng = np.random.default_rng(rng)
+    n_ap, n_user = H_hat.shape[-3:-1]
+    return rng.integers(0, n_user, size=H_hat.shape[:-3] + (n_ap,))
+
+
+random = random_assignment
