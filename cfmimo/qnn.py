@@ -1,0 +1,522 @@
+"""The cloud QNN of Section III-A (Eq. 9-15) as Qiskit circuits, its input encoding and
+its decoders.
+
+Two variants share the input and output conventions:
+
+``"paper"``
+    Eq. (13)-(15) built literally (see :func:`build_circuit` for every reading of the
+    text). Classical bit ``m`` holds AP ``m``'s readout, :math:`o_m = P(\\text{bit } m = 1)`,
+    decoded as :math:`\\hat o_m = \\lfloor o_m N_{user} \\rfloor` (Section III-A).
+``"reupload"``
+    An improved design (not in the paper): every AP owns
+    :math:`b = \\lceil \\log_2 N_{user} \\rceil` qubits whose measured bits are a binary code
+    of the user it serves; the channel angles are re-uploaded in every block, trainable
+    RY-RZ rotations and a ring of CX gates follow, so every AP's code depends on every
+    input. The decoder returns the most probable assignment *among those that serve every
+    user* (DESIGN.md: the most important single improvement).
+
+Conventions (DESIGN.md): the circuits have two
+:class:`~qiskit.circuit.ParameterVector`\\ s, ``x`` (input angles, row-major over
+(AP ``m``, user ``k``), length ``n_ap * n_user``) and ``theta`` (weights). Probabilities
+over classical bitstrings are indexed by the bitstring's integer value with classical bit 0
+least significant (Qiskit's convention).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+from qiskit.circuit import ClassicalRegister, ParameterVector, QuantumCircuit, QuantumRegister
+
+from ._validation import as_channel
+from .config import Preset
+
+__all__ = [
+    "VARIANTS",
+    "bits_per_ap",
+    "n_inputs",
+    "n_qubits",
+    "n_clbits",
+    "n_weights",
+    "build_circuit",
+    "init_weights",
+    "encode_angles",
+    "candidate_assignments",
+    "assignment_index",
+    "outputs_from_probabilities",
+    "assignment_probabilities",
+    "decide_from_probabilities",
+    "decode_assignment",
+]
+
+VARIANTS = ("paper", "reupload")
+"""Circuit variants: the literal paper circuit and the improved re-uploading circuit."""
+
+
+# ---------------------------------------------------------------------------------------
+# sizes
+# ---------------------------------------------------------------------------------------
+
+
+def _check_config(config) -> Preset:
+    if not isinstance(config, Preset):
+        raise ValueError(f"config must be a cfmimo.config.Preset, got {type(config).__name__}")
+    return config
+
+
+def _check_variant(variant) -> str:
+    if variant not in VARIANTS:
+        raise ValueError(f"variant = {variant!r} is unknown; allowed: {list(VARIANTS)}")
+    return variant
+
+
+def _paper_dims(config: Preset) -> tuple[int, int, int, int]:
+    """``(n_ap, n_user, n_layer, n_neuron)`` of the paper circuit, validated."""
+    n_ap, n_user = config.system.n_ap, config.system.n_user
+    n_layer = config.training.n_layer
+    n_neuron = n_ap if config.training.n_neuron is None else config.training.n_neuron
+    if n_neuron < n_ap:
+        raise ValueError(
+            f"n_neuron = {n_neuron} is out of range for the paper variant; allowed: >= n_ap = {n_ap} "
+            "(Eq. 14 encodes AP m on the first-layer qubit n = m, and AP m is read from the "
+            "last-layer qubit n = m)"
+        )
+    return n_ap, n_user, n_layer, n_neuron
+
+
+def bits_per_ap(n_user: int) -> int:
+    """Qubits per AP in the ``reupload`` variant: :math:`\\max(1, \\lceil\\log_2 N_{user}\\rceil)`."""
+    return max(1, math.ceil(math.log2(n_user)))
+
+
+def n_inputs(config: Preset) -> int:
+    """Number of input angles, ``n_ap * n_user`` (one per AP-user link)."""
+    config = _check_config(config)
+    return config.system.n_ap * config.system.n_user
+
+
+def n_qubits(config: Preset, variant: str = "paper") -> int:
+    """Qubits of the circuit: ``n_layer * n_neuron`` (paper, Eq. 13) or ``n_ap * bits_per_ap``."""
+    config, variant = _check_config(config), _check_variant(variant)
+    if variant == "paper":
+        _, _, n_layer, n_neuron = _paper_dims(config)
+        return n_layer * n_neuron
+    return config.system.n_ap * bits_per_ap(config.system.n_user)
+
+
+def n_clbits(config: Preset, variant: str = "paper") -> int:
+    """Classical bits: ``n_ap`` (paper) or ``n_ap * bits_per_ap`` (reupload)."""
+    config, variant = _check_config(config), _check_variant(variant)
+    if variant == "paper":
+        return config.system.n_ap
+    return config.system.n_ap * bits_per_ap(config.system.n_user)
+
+
+def n_weights(config: Preset, variant: str = "paper") -> int:
+    """Trainable weights: ``n_layer * n_neuron`` RY angles (paper, Eq. 15) or
+    ``(2 n_layer + 1) * n_qubits`` (reupload: an RY and an RZ per qubit per block, and a
+    final RY layer)."""
+    config, variant = _check_config(config), _check_variant(variant)
+    if variant == "paper":
+        _, _, n_layer, n_neuron = _paper_dims(config)
+        return n_layer * n_neuron
+    return (2 * config.training.n_layer + 1) * n_qubits(config, variant)
+
+
+# ---------------------------------------------------------------------------------------
+# circuits
+# ---------------------------------------------------------------------------------------
+
+
+def build_circuit(config: Preset, variant: str = "paper") -> QuantumCircuit:
+    """The cloud QNN as a parameterised Qiskit circuit, measurements included.
+
+    Parameters
+    ----------
+    config : cfmimo.config.Preset
+        Reads ``system.n_ap``, ``system.n_user``, ``training.n_layer`` and
+        ``training.n_neuron`` (``None`` means ``n_ap``; the ``reupload`` variant ignores it).
+    variant : {"paper", "reupload"}
+
+    Returns
+    -------
+    qiskit.QuantumCircuit
+        Parameters: ``ParameterVector("x", n_ap * n_user)`` (input angles, row-major over
+        (AP, user), see :func:`encode_angles`) and ``ParameterVector("theta", n_weights)``.
+        A new circuit on every call (callers may modify it).
+
+    Notes
+    -----
+    **Paper variant, Eq. (13)-(15), built literally.** Qubit ``q_{l,n}`` (layer ``l``,
+    neuron ``n``, both from 0 here) is circuit qubit ``l * n_neuron + n``; all start in
+    :math:`|0\\rangle` (Eq. 13, Algorithm 1 line 2). Readings of the text:
+
+    1. *Encoding, Eq. (14).* For AP ``m``: a Hadamard on the first-layer qubit
+       ``q_{0,m}``, then one :math:`R_Z(x_{m,k})` per user ``k`` on that same qubit (the
+       product is written with H rightmost, so H acts first). A complex vector
+       :math:`\\hat{\\mathbf h}_{m,k}` cannot be a rotation angle; :func:`encode_angles`
+       gives the real angle ``x[m * n_user + k]``. The RZ's of all users commute and add:
+       only :math:`\\sum_k x_{m,k}` reaches the circuit.
+    2. *Operator order of Eq. (15).* Read right to left like Eq. (13): first
+       :math:`R_y(\\theta_{l,n})` on every qubit (weight ``theta[l * n_neuron + n]``), then
+       the layer connections, then the neuron connections.
+    3. *Layer connection.* :math:`C_X(q_{l+1,1}; q_{l,N})` for ``l = 1 .. N_layer - 1``:
+       we take the *previous* layer's last neuron ``q_{l,N-1}`` as control and the next
+       layer's first neuron ``q_{l+1,0}`` as target (information flows forward; the
+       notation does not say which is which).
+    4. *Neuron connection.* :math:`C_Z(q_{l,n+1}; q_{l,n})` for ``n = 1 .. N_neuron - 1``
+       and, as printed, only for layers ``l = 1 .. N_layer - 1`` (the last layer has none).
+       CZ is symmetric, so control/target does not matter.
+    5. *Readout.* The paper reads ``N_AP`` outputs :math:`o_m \\in [0, 1]`; we measure the
+       last layer's qubits ``q_{N_layer-1, m}`` into classical bit ``m`` in the Z basis,
+       :math:`o_m = P(\\text{bit } m = 1)` (with ``N_layer = 1`` these are the encoded
+       qubits themselves).
+
+    Consequences of building it literally (notebook 02 shows them numerically): later
+    layers start in :math:`|0\\rangle` and receive their only link to the input through one
+    CX, so for ``N_layer = 2`` only :math:`o_0` depends on the input, and only through the
+    sum :math:`\\sum_k x_{N-1,k}` of the *last* AP's angles; :math:`o_1 .. o_{N_{AP}-1}` are
+    :math:`\\sin^2(\\theta/2)` of one weight. For ``N_layer >= 3`` no output depends on
+    the input. The CZs are diagonal and sit right before Z measurements (or on unmeasured
+    qubits): they change no output.
+
+    **Reupload variant (this project's improvement).** ``b = bits_per_ap(n_user)`` qubits
+    per AP, AP ``m`` owns qubits ``m*b .. m*b + b - 1`` and classical bit ``i`` measures
+    qubit ``i``; the user code of AP ``m`` is :math:`\\sum_j 2^j \\cdot \\text{bit}_{mb+j}`.
+    Layout: a Hadamard on every qubit, then ``n_layer`` blocks of
+    (i) encoding: input ``x_{m,k}`` on qubit ``m*b + (k mod b)``, as RY when
+    ``(k // b)`` is even and RZ when odd (so two users sharing a qubit do not simply add);
+    (ii) trainable RY then RZ on every qubit; (iii) a ring of CX gates
+    ``CX(i, i+1 mod n)`` for ``i = 0 .. n-1`` (for more than one qubit). A final trainable RY
+    layer precedes the measurements. Weights are ordered block by block, RY's (qubit
+    order) then RZ's, then the final RY layer.
+    """
+    config, variant = _check_config(config), _check_variant(variant)
+    if variant == "paper":
+        return _build_paper(config)
+    return _build_reupload(config)
+
+
+def _build_paper(config: Preset) -> QuantumCircuit:
+    n_ap, n_user, n_layer, n_neuron = _paper_dims(config)
+    x = ParameterVector("x", n_ap * n_user)
+    theta = ParameterVector("theta", n_layer * n_neuron)
+    qreg = QuantumRegister(n_layer * n_neuron, "q")
+    creg = ClassicalRegister(n_ap, "o")
+    qc = QuantumCircuit(qreg, creg, name="qnn_paper")
+
+    def q(layer, neuron):
+        return layer * n_neuron + neuron
+
+    # Eq. (14): H then RZ(x_{m,k}) for every user, on the first-layer qubit of AP m.
+    for m in range(n_ap):
+        qc.h(q(0, m))
+        for k in range(n_user):
+            qc.rz(x[m * n_user + k], q(0, m))
+    # Eq. (15), right to left: RY weights, layer connections, neuron connections.
+    for layer in range(n_layer):
+        for n in range(n_neuron):
+            qc.ry(theta[layer * n_neuron + n], q(layer, n))
+    for layer in range(n_layer - 1):
+        qc.cx(q(layer, n_neuron - 1), q(layer + 1, 0))
+    for layer in range(n_layer - 1):
+        for n in range(n_neuron - 1):
+            qc.cz(q(layer, n + 1), q(layer, n))
+    for m in range(n_ap):
+        qc.measure(q(n_layer - 1, m), creg[m])
+    return qc
+
+
+def _build_reupload(config: Preset) -> QuantumCircuit:
+    n_ap, n_user = config.system.n_ap, config.system.n_user
+    n_layer = config.training.n_layer
+    b = bits_per_ap(n_user)
+    n = n_ap * b
+    x = ParameterVector("x", n_ap * n_user)
+    theta = ParameterVector("theta", (2 * n_layer + 1) * n)
+    qreg = QuantumRegister(n, "q")
+    creg = ClassicalRegister(n, "c")
+    qc = QuantumCircuit(qreg, creg, name="qnn_reupload")
+    qc.h(range(n))
+    w = 0
+    for _ in range(n_layer):
+        for m in range(n_ap):
+            for k in range(n_user):
+                qubit = m * b + (k % b)
+                if (k // b) % 2 == 0:
+                    qc.ry(x[m * n_user + k], qubit)
+                else:
+                    qc.rz(x[m * n_user + k], qubit)
+        for i in range(n):
+            qc.ry(theta[w + i], i)
+        w += n
+        for i in range(n):
+            qc.rz(theta[w + i], i)
+        w += n
+        if n > 1:
+            for i in range(n):
+                qc.cx(i, (i + 1) % n)
+    for i in range(n):
+        qc.ry(theta[w + i], i)
+    w += n
+    qc.measure(range(n), range(n))
+    return qc
+
+
+# ---------------------------------------------------------------------------------------
+# weights and inputs
+# ---------------------------------------------------------------------------------------
+
+
+def init_weights(config: Preset, variant: str = "paper", rng=None) -> np.ndarray:
+    """Initial weights, shape ``(n_weights,)``.
+
+    ``paper``: uniform on :math:`[0, 2\\pi)` (the range of Appendix B's expectation).
+    ``reupload``: :math:`\\mathcal N(0, 0.1^2)`, close to the identity, so that the first
+    blocks pass the encoded inputs on (a uniform start gives a barren, input-blind start).
+
+    Parameters
+    ----------
+    rng : int, numpy.random.Generator or None
+    """
+    config, variant = _check_config(config), _check_variant(variant)
+    rng = np.random.default_rng(rng)
+    size = n_weights(config, variant)
+    if variant == "paper":
+        return rng.uniform(0.0, 2.0 * np.pi, size=size)
+    return 0.1 * rng.standard_normal(size)
+
+
+def encode_angles(H_hat) -> np.ndarray:
+    """Map each estimated channel vector :math:`\\hat{\\mathbf h}_{m,k}` to one RZ angle.
+
+    Eq. (14) feeds the complex vector :math:`\\hat{\\mathbf h}_{m,k} \\in \\mathbb C^{N_{Tx}}`
+    to an RZ gate, which takes one real angle. We use the link's gain relative to the
+    sample's typical gain, squashed to :math:`(0, \\pi)`:
+
+    .. math::
+        x_{m,k} = \\pi \\, \\frac{g_{m,k}}{g_{m,k} + \\bar g}, \\qquad
+        g_{m,k} = \\|\\hat{\\mathbf h}_{m,k}\\|^2, \\quad
+        \\bar g = \\Big(\\prod_{m,k} g_{m,k}\\Big)^{1/(N_{AP} N_{user})}
+
+    i.e. :math:`\\pi` times the logistic function of the log-gain minus the sample's mean
+    log-gain. Why this map:
+
+    * *the gain is what the max-min decision needs*: with maximum-ratio precoding the
+      served power is :math:`\\rho\\|\\hat{\\mathbf h}_{m,k}\\|^2`; the phases of the vector
+      carry no information about the assignment;
+    * *scale-aware but scale-free*: the gains span orders of magnitude
+      (:math:`d^{-\\kappa}` with Rayleigh fading), so raw gains would wrap around
+      :math:`2\\pi` many times; dividing by the geometric mean makes the angle invariant to
+      a common scale (pathloss offset) while keeping every comparison *across users and
+      across APs* (the map is strictly increasing in :math:`g`);
+    * *not per-AP normalised*: normalising each AP's gains to sum to one would make
+      :math:`\\sum_k x_{m,k}` constant, and since the paper circuit only sees that sum
+      (Eq. 14's RZ's add), the literal circuit would receive no information at all.
+
+    A sample whose gains are all zero maps to :math:`\\pi/2` everywhere; a zero gain in a
+    sample with non-zero gains maps to 0.
+
+    Parameters
+    ----------
+    H_hat : array_like, complex, shape ``(..., n_ap, n_user, n_tx)``
+
+    Returns
+    -------
+    ndarray, float, shape ``(..., n_ap * n_user)``
+        Angles in :math:`[0, \\pi)`, row-major over (AP, user), matching the ``x``
+        parameters of :func:`build_circuit`.
+    """
+    H_hat = as_channel("H_hat", H_hat)
+    gain = np.einsum("...t,...t->...", H_hat.real, H_hat.real) + np.einsum("...t,...t->...", H_hat.imag, H_hat.imag)
+    flat = gain.reshape(gain.shape[:-2] + (-1,))
+    positive = flat > 0
+    log_gain = np.log(np.where(positive, flat, 1.0))
+    count = positive.sum(axis=-1, keepdims=True)
+    mean_log = np.where(count > 0, np.where(positive, log_gain, 0.0).sum(axis=-1, keepdims=True) / np.maximum(count, 1), 0.0)
+    # pi * g / (g + gbar) = pi * logistic(log g - log gbar), computed stably
+    z = np.clip(log_gain - mean_log, -700.0, 700.0)
+    angle = np.pi / (1.0 + np.exp(-z))
+    angle = np.where(positive, angle, 0.0)
+    return np.where(count > 0, angle, np.pi / 2)
+
+
+# ---------------------------------------------------------------------------------------
+# decoding
+# ---------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=32)
+def _candidates(n_ap: int, n_user: int) -> np.ndarray:
+    grid = np.indices((n_user,) * n_ap).reshape(n_ap, -1).T
+    grid = np.ascontiguousarray(grid, dtype=np.int64)
+    grid.setflags(write=False)
+    return grid
+
+
+def candidate_assignments(n_ap: int, n_user: int) -> np.ndarray:
+    """All ``n_user ** n_ap`` assignments, shape ``(n_user**n_ap, n_ap)``, row-major
+    (row ``i`` is ``i`` written in base ``n_user``, AP 0 most significant)."""
+    if isinstance(n_ap, bool) or not isinstance(n_ap, (int, np.integer)) or n_ap < 1:
+        raise ValueError(f"n_ap = {n_ap!r} is out of range; allowed: integer >= 1")
+    if isinstance(n_user, bool) or not isinstance(n_user, (int, np.integer)) or n_user < 1:
+        raise ValueError(f"n_user = {n_user!r} is out of range; allowed: integer >= 1")
+    if n_user**n_ap > 2**22:
+        raise ValueError(f"n_user ** n_ap = {n_user**n_ap} candidates is too many to enumerate; allowed: <= 2**22")
+    return _candidates(int(n_ap), int(n_user)).copy()
+
+
+def assignment_index(a, n_user: int) -> np.ndarray:
+    """Row of :func:`candidate_assignments` for each assignment ``a`` ``(..., n_ap)`` -> ``(...)``."""
+    a = np.asarray(a, dtype=np.int64)
+    weights = n_user ** np.arange(a.shape[-1] - 1, -1, -1, dtype=np.int64)
+    return (a * weights).sum(axis=-1)
+
+
+@lru_cache(maxsize=32)
+def _code_tables(n_ap: int, n_user: int):
+    """Bitstring index of every candidate and the mask of those serving every user."""
+    b = bits_per_ap(n_user)
+    cand = _candidates(n_ap, n_user)
+    shifts = (np.arange(n_ap) * b).astype(np.int64)
+    index = (cand << shifts).sum(axis=1)
+    covers = np.ones(len(cand), dtype=bool)
+    for k in range(n_user):
+        covers &= (cand == k).any(axis=1)
+    index.setflags(write=False)
+    covers.setflags(write=False)
+    return index, covers
+
+
+def _check_probs(config, variant, probs) -> np.ndarray:
+    probs = np.asarray(probs, dtype=np.float64)
+    size = 2 ** n_clbits(config, variant)
+    if probs.ndim < 1 or probs.shape[-1] != size:
+        raise ValueError(f"probs must have shape (..., 2**n_clbits = {size}), got shape {probs.shape}")
+    if not np.all(np.isfinite(probs)):
+        raise ValueError("probs contains NaN or inf entries")
+    if probs.size and (probs.min() < -1e-9):
+        raise ValueError(f"probs has a negative entry {probs.min()}; allowed: >= 0")
+    return probs
+
+
+def _bit_marginals(probs: np.ndarray, n_bits: int) -> np.ndarray:
+    """P(bit i = 1) for every bit, ``(..., n_bits)``.
+
+    Uses only element-wise additions (folding one bit at a time), so the result for one
+    row never depends on how many rows are evaluated together.
+    """
+    lead = probs.shape[:-1]
+    n_lead = len(lead)
+    out = np.empty(lead + (n_bits,))
+    view = probs.reshape(lead + (2,) * n_bits)  # axis n_lead + n_bits - 1 - i is bit i
+    for i in range(n_bits):
+        part = np.moveaxis(view, n_lead + n_bits - 1 - i, n_lead)
+        while part.ndim > n_lead + 1:
+            part = part[..., 0] + part[..., 1]
+        out[..., i] = part[..., 1]
+    return out
+
+
+def outputs_from_probabilities(config: Preset, variant: str, probs) -> np.ndarray:
+    """The variant's readouts from the bitstring probabilities.
+
+    Parameters
+    ----------
+    config : Preset
+    variant : {"paper", "reupload"}
+    probs : array_like, shape ``(..., 2**n_clbits)``
+        Index = integer value of the bitstring, classical bit 0 least significant.
+
+    Returns
+    -------
+    ndarray
+        ``paper``: :math:`o_m = P(\\text{bit } m = 1)`, shape ``(..., n_ap)``.
+        ``reupload``: each AP's distribution over users, shape ``(..., n_ap, n_user)``:
+        the marginal probability that AP ``m``'s code is ``k``, renormalised over the valid
+        codes ``0 .. n_user - 1`` (uniform if no valid code has any probability).
+    """
+    config, variant = _check_config(config), _check_variant(variant)
+    probs = _check_probs(config, variant, probs)
+    n_ap, n_user = config.system.n_ap, config.system.n_user
+    if variant == "paper":
+        return _bit_marginals(probs, n_ap)
+    b = bits_per_ap(n_user)
+    lead = probs.shape[:-1]
+    out = np.empty(lead + (n_ap, n_user))
+    codes = np.arange(2**b)
+    for m in range(n_ap):
+        # AP m's code is (index >> (m*b)) & (2**b - 1)
+        view = probs.reshape(lead + (2 ** (b * (n_ap - 1 - m)), 2**b, 2 ** (b * m)))
+        marg = view.sum(axis=-1).sum(axis=-2)  # (..., 2**b)
+        valid = marg[..., codes < n_user]
+        total = valid.sum(axis=-1, keepdims=True)
+        out[..., m, :] = np.where(total > 0, valid / np.where(total > 0, total, 1.0), 1.0 / n_user)
+    return out
+
+
+def assignment_probabilities(config: Preset, variant: str, probs) -> np.ndarray:
+    """Joint probability of every candidate assignment, ``(..., n_user**n_ap)``.
+
+    Only for ``reupload``: candidate ``i`` of :func:`candidate_assignments` is the
+    bitstring whose AP codes are its user indices. Bitstrings with an invalid code
+    (``>= n_user``) belong to no assignment, so the result sums to at most 1.
+    """
+    config, variant = _check_config(config), _check_variant(variant)
+    if variant != "reupload":
+        raise ValueError(f"variant = {variant!r}: assignment_probabilities is defined for 'reupload' only")
+    probs = _check_probs(config, variant, probs)
+    index, _ = _code_tables(config.system.n_ap, config.system.n_user)
+    return probs[..., index]
+
+
+def decide_from_probabilities(config: Preset, variant: str, probs) -> np.ndarray:
+    """Assignments from the bitstring probabilities, ``(..., n_ap)`` int.
+
+    ``paper``: Section III-A / Algorithm 1 line 10, :math:`\\hat o_m =
+    \\lfloor o_m N_{user} \\rfloor` clipped to ``n_user - 1`` (:func:`decode_assignment`).
+    ``reupload``: the most probable assignment among those that serve every user (the
+    first in :func:`candidate_assignments` order on ties); if ``n_ap < n_user`` no
+    assignment serves everyone and the most probable assignment is returned.
+    """
+    config, variant = _check_config(config), _check_variant(variant)
+    probs = _check_probs(config, variant, probs)
+    n_ap, n_user = config.system.n_ap, config.system.n_user
+    if variant == "paper":
+        return decode_assignment(_bit_marginals(probs, n_ap), n_user)
+    index, covers = _code_tables(n_ap, n_user)
+    joint = probs[..., index]
+    if covers.any():
+        joint = np.where(covers, joint, -1.0)
+    return _candidates(n_ap, n_user)[np.argmax(joint, axis=-1)]
+
+
+def decode_assignment(o, n_user: int) -> np.ndarray:
+    """Section III-A's decoder :math:`\\hat o_m = \\lfloor o_m N_{user} \\rfloor`.
+
+    ``o_m = 1`` would give ``n_user`` (no such user); it is clipped to ``n_user - 1``.
+    Footnote 5's example (":math:`\\hat o_1 = 2` indicates that the second transmitter
+    serves the first user") swaps the roles; we follow the convention of DESIGN.md:
+    ``a[m]`` is the user served by AP ``m``.
+
+    Parameters
+    ----------
+    o : array_like, shape ``(..., n_ap)``, entries in [0, 1]
+    n_user : int
+
+    Returns
+    -------
+    ndarray of int64, shape ``(..., n_ap)``
+    """
+    if isinstance(n_user, bool) or not isinstance(n_user, (int, np.integer)) or n_user < 1:
+        raise ValueError(f"n_user = {n_user!r} is out of range; allowed: integer >= 1")
+    o = np.asarray(o, dtype=np.float64)
+    if o.ndim < 1:
+        raise ValueError(f"o must have shape (..., n_ap), got a scalar {o!r}")
+    if not np.all(np.isfinite(o)):
+        raise ValueError("o contains NaN or inf entries")
+    if o.size and (o.min() < -1e-9 or o.max() > 1 + 1e-9):
+        raise ValueError(f"o has entries in [{o.min()}, {o.max()}]; allowed: [0, 1]")
+    return np.clip(np.floor(o * n_user), 0, n_user - 1).astype(np.int64)
