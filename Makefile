@@ -12,7 +12,7 @@ PRESET ?= paper
 help:
 	@echo "make book   - set up .venv, execute every notebook at the $(PRESET) preset, build the HTML book"
 	@echo "make test   - set up .venv, run the unit tests and nbval on the committed notebooks"
-	@echo "make sweep  - run a papermill parameter sweep (GRID=sweeps/example.yaml)"
+	@echo "make sweep  - run a papermill parameter sweep (GRID=grids/csi_error.yaml)"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,7 +37,7 @@ notebooks: setup
 book: notebooks
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-GRID ?= sweeps/example.yaml
+GRID ?= grids/csi_error.yaml
 sweep: setup
 	$(BIN)/python -m cfmimo.sweep $(GRID)
 
