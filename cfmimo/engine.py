@@ -48,6 +48,10 @@ class _Gate:
     const: float = 0.0
     x_terms: tuple[tuple[int, float], ...] = ()
     t_terms: tuple[tuple[int, float], ...] = ()
+    # state view (without the trailing batch axis) and the index of |0>, |1> of the qubit
+    shape: tuple[int, ...] = ()
+    i0: tuple = ()
+    i1: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -56,11 +60,16 @@ class Program:
 
     Attributes
     ----------
-    n_qubits, n_inputs, n_weights : int
+    n_qubits : int
+        Qubits simulated: those in the backward light cone of the measurements (qubits
+        that cannot influence a measured qubit are dropped, with every gate on them).
+    n_inputs, n_weights : int
     gates : tuple of _Gate
-        In circuit order; measurements removed.
+        In circuit order, measurements removed, consecutive RZ's on a qubit fused.
     measured : tuple of int
-        ``measured[c]`` is the qubit measured into classical bit ``c``.
+        ``measured[c]`` is the (simulated) qubit measured into classical bit ``c``.
+    n_circuit_qubits : int
+        Qubits of the original circuit.
     """
 
     n_qubits: int
@@ -68,6 +77,7 @@ class Program:
     n_weights: int
     gates: tuple
     measured: tuple[int, ...]
+    n_circuit_qubits: int = 0
 
 
 def _angle_terms(expr, x_index, t_index):
@@ -95,12 +105,45 @@ def _angle_terms(expr, x_index, t_index):
     return float(complex(const).real), tuple(sorted(x_terms)), tuple(sorted(t_terms))
 
 
+def _merge_terms(a, b):
+    out = dict(a)
+    for i, c in b:
+        out[i] = out.get(i, 0.0) + c
+    return tuple(sorted(out.items()))
+
+
+def _layout(gate: _Gate, n: int) -> _Gate:
+    """Attach the state view shape and the |0>/|1> indices for a gate on ``n`` qubits."""
+    if len(gate.qubits) == 1:
+        q = gate.qubits[0]
+        shape = (2 ** (n - 1 - q), 2, 2**q)
+        i0 = (slice(None), 0)
+        i1 = (slice(None), 1)
+    else:
+        hi, lo = max(gate.qubits), min(gate.qubits)
+        shape = (2 ** (n - 1 - hi), 2, 2 ** (hi - lo - 1), 2, 2**lo)
+        c, t = gate.qubits
+
+        def index(bc, bt):
+            idx = [slice(None)] * 4
+            idx[1 if c == hi else 3] = bc
+            idx[1 if t == hi else 3] = bt
+            return tuple(idx)
+
+        i0, i1 = index(1, 0), index(1, 1)
+    return _Gate(gate.name, gate.qubits, gate.const, gate.x_terms, gate.t_terms, shape, i0, i1)
+
+
 def compile_circuit(circuit) -> Program:
     """Compile a circuit with parameter vectors ``x`` and ``theta`` for the exact engine.
 
     Supported: ``h, x, rx, ry, rz, cx, cz`` with angles linear in the parameters,
     ``barrier``, and terminal ``measure`` (no gate may act on a qubit after it is
-    measured; every classical bit is written once).
+    measured; every classical bit is written once). Optimisations, none of which changes
+    the measured distribution: gates outside the backward light cone of the measured
+    qubits are dropped, qubits that no remaining gate touches and that are not measured
+    are removed, and consecutive RZ's on the same qubit are fused into one (their angles
+    add).
     """
     x_index, t_index = {}, {}
     n_x = n_t = 0
@@ -140,12 +183,43 @@ def compile_circuit(circuit) -> Program:
             gates.append(_Gate(op.name, qubits))
     if sorted(measured) != list(range(circuit.num_clbits)):
         raise ValueError("every classical bit must be written by exactly one measurement")
+    # backward light cone of the measured qubits
+    cone = set(measured.values())
+    kept = []
+    for gate in reversed(gates):
+        if cone.intersection(gate.qubits):
+            cone.update(gate.qubits)
+            kept.append(gate)
+    kept.reverse()
+    # fuse consecutive RZ's on a qubit (nothing else acted on that qubit in between)
+    fused = []
+    last_on = {}
+    for gate in kept:
+        q0 = gate.qubits[0]
+        prev = last_on.get(q0)
+        if gate.name == "rz" and prev is not None and fused[prev].name == "rz":
+            p = fused[prev]
+            fused[prev] = _Gate(
+                "rz", p.qubits, p.const + gate.const, _merge_terms(p.x_terms, gate.x_terms), _merge_terms(p.t_terms, gate.t_terms)
+            )
+            continue
+        fused.append(gate)
+        for q in gate.qubits:
+            last_on[q] = len(fused) - 1
+    # renumber the qubits that remain (order preserved)
+    used = sorted(cone)
+    new = {q: i for i, q in enumerate(used)}
+    n = len(used)
+    final = tuple(
+        _layout(_Gate(g.name, tuple(new[q] for q in g.qubits), g.const, g.x_terms, g.t_terms), n) for g in fused
+    )
     return Program(
-        n_qubits=circuit.num_qubits,
+        n_qubits=n,
         n_inputs=n_x,
         n_weights=n_t,
-        gates=tuple(gates),
-        measured=tuple(measured[c] for c in range(circuit.num_clbits)),
+        gates=final,
+        measured=tuple(new[measured[c]] for c in range(circuit.num_clbits)),
+        n_circuit_qubits=circuit.num_qubits,
     )
 
 
@@ -159,6 +233,7 @@ def _program(config: Preset, variant: str) -> Program:
         n_weights=qnn.n_weights(config, variant),
         gates=program.gates,
         measured=program.measured,
+        n_circuit_qubits=program.n_circuit_qubits,
     )
 
 
@@ -169,85 +244,90 @@ def _get_program(config, variant) -> Program:
 
 
 # ---------------------------------------------------------------------------------------
-# statevector kernels (state viewed as (B,) + (2,) * n; qubit q is axis 1 + n - 1 - q)
+# statevector kernels. The state is stored batch-last, psi[basis, row], shape
+# (2**n, B); a gate on qubit q views it as (2**(n-1-q), 2, 2**q, B), so every
+# element-wise operation runs over contiguous rows of B (or more) numbers.
 # ---------------------------------------------------------------------------------------
-
-
-def _idx(n, assignments):
-    """Index tuple selecting ``{qubit: bit}`` on the ``(B,) + (2,)*n`` view."""
-    index = [slice(None)] * (n + 1)
-    for q, bit in assignments.items():
-        index[1 + n - 1 - q] = bit
-    return tuple(index)
 
 
 def _angles(gate: _Gate, x, theta):
     """Gate angle per batch row, shape ``(B,)`` (or a float if constant)."""
     angle = gate.const
     for i, c in gate.x_terms:
-        angle = angle + (x[:, i] if c == 1.0 else c * x[:, i])
+        angle = angle + (x[i] if c == 1.0 else c * x[i])
     for i, c in gate.t_terms:
-        angle = angle + (theta[:, i] if c == 1.0 else c * theta[:, i])
+        angle = angle + (theta[i] if c == 1.0 else c * theta[i])
     return angle
 
 
-def _col(v, n):
-    """Reshape a per-row scalar array ``(B,)`` to broadcast against a ``(B,) + (2,)*(n-1)`` slice."""
-    v = np.asarray(v)
-    if v.ndim == 0:
-        return v
-    return v.reshape((-1,) + (1,) * (n - 1))
+def _scratch(psi):
+    """Two work buffers, each half the size of the state (reused by every gate)."""
+    half = (psi.shape[0] // 2, psi.shape[1])
+    return np.empty(half, dtype=np.complex128), np.empty(half, dtype=np.complex128)
 
 
-def _apply(gate: _Gate, view, n, x, theta, adjoint=False):
-    """Apply ``gate`` (or its inverse) in place on the ``(B,) + (2,)*n`` view."""
+def _apply(gate: _Gate, psi, x, theta, adjoint=False, scratch=None):
+    """Apply ``gate`` (or its inverse) in place on the batch-last state ``(2**n, B)``.
+
+    All arithmetic writes into the state or into the two ``scratch`` buffers: large
+    temporaries would cost more (allocation, page faults) than the arithmetic itself.
+    """
     name = gate.name
-    if name in ("h", "x"):
-        q = gate.qubits[0]
-        i0, i1 = _idx(n, {q: 0}), _idx(n, {q: 1})
-        a0 = view[i0].copy()
-        a1 = view[i1]
-        if name == "x":
-            view[i0] = a1
-            view[i1] = a0
-        else:
-            s = 1.0 / np.sqrt(2.0)
-            view[i0] = (a0 + a1) * s
-            view[i1] = (a0 - a1) * s
+    batch = psi.shape[-1]
+    view = psi.reshape(gate.shape + (batch,))
+    v0, v1 = view[gate.i0], view[gate.i1]
+    if name == "cz":
+        np.negative(v1, out=v1)
         return
-    if name in ("cx", "cz"):
-        c, t = gate.qubits
-        i10, i11 = _idx(n, {c: 1, t: 0}), _idx(n, {c: 1, t: 1})
-        if name == "cz":
-            view[i11] *= -1.0
-        else:
-            tmp = view[i10].copy()
-            view[i10] = view[i11]
-            view[i11] = tmp
+    if scratch is None:
+        scratch = _scratch(psi)
+    b0 = scratch[0].reshape(-1)[: v0.size].reshape(v0.shape)
+    if name == "cx" or name == "x":
+        np.copyto(b0, v0)
+        np.copyto(v0, v1)
+        np.copyto(v1, b0)
         return
-    q = gate.qubits[0]
-    i0, i1 = _idx(n, {q: 0}), _idx(n, {q: 1})
+    if name == "h":
+        s = 1.0 / np.sqrt(2.0)
+        np.copyto(b0, v0)
+        np.add(v0, v1, out=v0)
+        np.multiply(v0, s, out=v0)
+        np.subtract(b0, v1, out=v1)
+        np.multiply(v1, s, out=v1)
+        return
     half = _angles(gate, x, theta) * 0.5
     if adjoint:
         half = -half
     if name == "rz":
         phase = np.exp(-1j * np.asarray(half))
-        view[i0] *= _col(phase, n)
-        view[i1] *= _col(np.conj(phase), n)
+        np.multiply(v0, phase, out=v0)
+        np.multiply(v1, np.conj(phase), out=v1)
         return
-    c = _col(np.cos(half), n)
-    s = _col(np.sin(half), n)
-    a0 = view[i0].copy()
-    a1 = view[i1]
-    if name == "ry":
-        view[i0] = c * a0 - s * a1
-        view[i1] = s * a0 + c * a1
-    else:  # rx
-        view[i0] = c * a0 - 1j * s * a1
-        view[i1] = c * a1 - 1j * s * a0
+    b1 = scratch[1].reshape(v0.shape)
+    c = np.cos(half)
+    s = np.sin(half)
+    if name == "rx":
+        s = -1j * s  # RX: [[c, -i s], [-i s, c]]; written as [[c, s'], [s', c]]
+        np.multiply(v0, c, out=b0)
+        np.multiply(v1, s, out=b1)
+        np.add(b0, b1, out=b0)  # new |0>
+        np.multiply(v0, s, out=b1)
+        np.multiply(v1, c, out=v1)
+        np.add(v1, b1, out=v1)  # new |1>
+        np.copyto(v0, b0)
+        return
+    # RY: [[c, -s], [s, c]]
+    np.multiply(v0, c, out=b0)
+    np.multiply(v1, s, out=b1)
+    np.subtract(b0, b1, out=b0)  # new |0>
+    np.multiply(v0, s, out=b1)
+    np.multiply(v1, c, out=v1)
+    np.add(v1, b1, out=v1)  # new |1>
+    np.copyto(v0, b0)
 
 
 def _broadcast_inputs(program: Program, x, theta):
+    """Validate and broadcast; return the batch shape and column-major (n, B) arrays."""
     x = np.asarray(x, dtype=np.float64)
     theta = np.asarray(theta, dtype=np.float64)
     if x.ndim < 1 or x.shape[-1] != program.n_inputs:
@@ -263,35 +343,37 @@ def _broadcast_inputs(program: Program, x, theta):
     except ValueError:
         raise ValueError(f"batch shapes of x {x.shape[:-1]} and theta {theta.shape[:-1]} do not broadcast") from None
     size = int(np.prod(lead, dtype=np.int64))
-    xb = np.ascontiguousarray(np.broadcast_to(x, lead + x.shape[-1:]).reshape(size, -1))
-    tb = np.ascontiguousarray(np.broadcast_to(theta, lead + theta.shape[-1:]).reshape(size, -1))
+    xb = np.ascontiguousarray(np.broadcast_to(x, lead + x.shape[-1:]).reshape(size, -1).T)
+    tb = np.ascontiguousarray(np.broadcast_to(theta, lead + theta.shape[-1:]).reshape(size, -1).T)
     return lead, xb, tb
 
 
 def _forward(program: Program, xb, tb) -> np.ndarray:
-    n = program.n_qubits
-    psi = np.zeros((xb.shape[0], 2**n), dtype=np.complex128)
-    psi[:, 0] = 1.0
-    view = psi.reshape((xb.shape[0],) + (2,) * n)
+    batch = xb.shape[1]
+    psi = np.zeros((2**program.n_qubits, batch), dtype=np.complex128)
+    psi[0] = 1.0
+    scratch = _scratch(psi)
     for gate in program.gates:
-        _apply(gate, view, n, xb, tb)
+        _apply(gate, psi, xb, tb, scratch=scratch)
     return psi
 
 
 def _measured_probabilities(program: Program, psi) -> np.ndarray:
-    """Bitstring probabilities ``(B, 2**n_clbits)`` from statevectors, element-wise only."""
+    """Bitstring probabilities ``(B, 2**n_clbits)`` from batch-last statevectors.
+
+    Unmeasured qubits are summed out by element-wise additions only.
+    """
     n = program.n_qubits
-    batch = psi.shape[0]
+    batch = psi.shape[-1]
     p = psi.real**2 + psi.imag**2
-    view = p.reshape((batch,) + (2,) * n)
+    view = p.reshape((2,) * n + (batch,))  # axis n - 1 - q is qubit q
     measured = program.measured
-    # order the axes as (unmeasured..., clbit nc-1, ..., clbit 0)
-    axes_meas = [1 + n - 1 - measured[c] for c in range(len(measured) - 1, -1, -1)]
-    axes_rest = [1 + n - 1 - q for q in range(n - 1, -1, -1) if q not in measured]
-    view = view.transpose([0] + axes_rest + axes_meas)
+    axes_rest = [n - 1 - q for q in range(n - 1, -1, -1) if q not in measured]
+    axes_meas = [n - 1 - measured[c] for c in range(len(measured) - 1, -1, -1)]
+    view = view.transpose(axes_rest + axes_meas + [n])
     for _ in axes_rest:
-        view = view[:, 0] + view[:, 1]
-    return np.ascontiguousarray(view).reshape(batch, 2 ** len(measured))
+        view = view[0] + view[1]
+    return np.ascontiguousarray(view.reshape(2 ** len(measured), batch).T)
 
 
 def exact_probabilities(config: Preset, variant: str, x, theta) -> np.ndarray:
@@ -348,9 +430,8 @@ def exact_vjp(config: Preset, variant: str, x, theta, cotangent):
     """
     program = _get_program(config, variant)
     lead, xb, tb = _broadcast_inputs(program, x, theta)
-    n = program.n_qubits
     n_cl = len(program.measured)
-    batch = xb.shape[0]
+    batch = xb.shape[1]
     w = np.asarray(cotangent, dtype=np.float64)
     if w.ndim < 1 or w.shape[-1] != 2**n_cl:
         raise ValueError(f"cotangent must have shape (..., 2**n_clbits = {2**n_cl}), got shape {w.shape}")
@@ -363,27 +444,26 @@ def exact_vjp(config: Preset, variant: str, x, theta, cotangent):
     psi = _forward(program, xb, tb)
     probs = _measured_probabilities(program, psi)
     # lambda = W psi, W diagonal: each basis state weighted by its measured bitstring's w
-    wfull = w[:, _lift_index(program)]  # (B, 2**n)
-    lam = wfull * psi
-    vpsi = psi.reshape((batch,) + (2,) * n)
-    vlam = lam.reshape((batch,) + (2,) * n)
-    grad = np.zeros((batch, program.n_weights))
+    lam = w.T[_lift_index(program)] * psi  # (2**n, B)
+    grad = np.zeros((program.n_weights, batch))
+    scratch = _scratch(psi)
     for gate in reversed(program.gates):
         if gate.name in _ROTATION_AXIS and gate.t_terms:
-            q = gate.qubits[0]
-            i0, i1 = _idx(n, {q: 0}), _idx(n, {q: 1})
-            l0, l1, p0, p1 = vlam[i0], vlam[i1], vpsi[i0], vpsi[i1]
+            shape = gate.shape + (batch,)
+            vl, vp = lam.reshape(shape), psi.reshape(shape)
+            l0, l1, p0, p1 = vl[gate.i0], vl[gate.i1], vp[gate.i0], vp[gate.i1]
             if gate.name == "rz":  # P = Z
                 inner = np.conj(l0) * p0 - np.conj(l1) * p1
             elif gate.name == "ry":  # P = Y: (P psi)_0 = -i psi_1, (P psi)_1 = i psi_0
-                inner = np.conj(l0) * (-1j * p1) + np.conj(l1) * (1j * p0)
+                inner = 1j * (np.conj(l1) * p0 - np.conj(l0) * p1)
             else:  # P = X
                 inner = np.conj(l0) * p1 + np.conj(l1) * p0
-            d = inner.reshape(batch, -1).sum(axis=1).imag
+            d = inner.reshape(-1, batch).imag.sum(axis=0)
             for i, c in gate.t_terms:
-                grad[:, i] += c * d
-        _apply(gate, vpsi, n, xb, tb, adjoint=True)
-        _apply(gate, vlam, n, xb, tb, adjoint=True)
+                grad[i] += c * d
+        _apply(gate, psi, xb, tb, adjoint=True, scratch=scratch)
+        _apply(gate, lam, xb, tb, adjoint=True, scratch=scratch)
+    grad = np.ascontiguousarray(grad.T)
     return probs.reshape(lead + probs.shape[-1:]), grad.reshape(lead + (program.n_weights,))
 
 
@@ -427,11 +507,12 @@ def _seed_from(rng) -> int:
 
 
 def _column_values(params, x, theta):
-    """Parameter values ``(B, len(params))`` in the circuit's parameter order."""
+    """Parameter values ``(B, len(params))`` in the circuit's parameter order
+    (``x``, ``theta`` given column-major, ``(n, B)``)."""
     cols = []
     for p in params:
         vec = x if p.vector.name == "x" else theta
-        cols.append(vec[:, p.index])
+        cols.append(vec[p.index])
     return np.stack(cols, axis=-1)
 
 
