@@ -4,7 +4,7 @@ Every setting of Table II of the paper is a field here, and so is every setting 
 paper leaves out (see ``book/parameters.md`` for the value chosen and why). The
 dataclasses are frozen; ``__post_init__`` validates every field and raises a
 ``ValueError`` that names the field, the value and the allowed range. Use
-:func:`dataclasses.replace` to derive a variant, e.g.
+``dataclasses.replace`` to derive a variant, e.g.
 ``replace(PAPER.system, n_ap=5)``; the result is validated again.
 
 Names used in the paper, and here:

@@ -21,7 +21,7 @@ __all__ = ["execute_notebook", "strip_volatile_metadata", "atomic_write_text"]
 
 
 def atomic_write_text(path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and :func:`os.replace`."""
+    """Write ``text`` to ``path`` via a temporary file and ``os.replace``."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
