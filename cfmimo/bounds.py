@@ -45,6 +45,7 @@ __all__ = [
     "eq17_factor",
     "eq25_factor",
     "eq25_matrix",
+    "eq17_table",
     # one-qubit Lemma 2, Eq. (26)-(31)
     "PAULI",
     "ry_matrix",
@@ -57,16 +58,21 @@ __all__ = [
     "one_qubit_expected_sq_derivative",
     "one_qubit_expected_sq_derivative_quadrature",
     "one_qubit_expected_sq_derivative_mc",
+    "one_qubit_expected_sq_derivative_over_inputs",
+    "random_density_matrices",
     "lemma2_lower_bound",
     "eq30_printed",
     # circuits of cfmimo.qnn
     "lemma1_paper_counts",
     "circuit_resources",
     "lemma1_table",
+    "zero_input_circuit",
     "readout_parity_cost",
     "circuit_gradient",
     "expected_sq_gradient_norm",
     "input_dependence",
+    "encoding_invariance",
+    "input_jacobian",
     # Eq. (18) and the floor decoder
     "floor_loss",
     "floor_loss_gradients",
@@ -266,6 +272,73 @@ def eq25_matrix(theta, shift: float, convention: str) -> np.ndarray:
     return 0.5 * (ry_matrix(theta - shift, convention) - ry_matrix(theta + shift, convention))
 
 
+def eq17_table(f_by_convention: dict, exact_by_convention: dict, theta, shifts=(math.pi / 2, math.pi / 4), step: float = 1e-5) -> list[dict]:
+    """Compare the gradient rules with the exact derivative of given costs.
+
+    Parameters
+    ----------
+    f_by_convention : dict
+        ``{convention: f}``, ``f`` batched as in :func:`eq17_gradient`.
+    exact_by_convention : dict
+        ``{convention: exact gradient at theta}``, each ``(..., P)``.
+    theta : array_like, shape ``(..., P)``
+    shifts : sequence of float
+    step : float
+        Step of the central difference.
+
+    Returns
+    -------
+    list of dict
+        One row per (convention, shift, rule) with keys ``convention``, ``shift``,
+        ``rule`` (``"eq17"``, ``"textbook"``, ``"central"``), ``factor`` (closed form of
+        rule / exact; NaN where the textbook rule is undefined), ``measured`` (least-
+        squares slope of the rule's values on the exact derivative), ``max_abs_error``
+        (largest ``|rule - factor * exact|``) and ``max_abs_value``.
+    """
+    rows = []
+    for convention, f in f_by_convention.items():
+        exact = np.asarray(exact_by_convention[convention], dtype=np.float64)
+        denom = float(np.sum(exact * exact))
+        omega = frequency(convention)
+        for shift in shifts:
+            cases = [("eq17", eq17_factor(shift, convention), lambda: eq17_gradient(f, theta, shift))]
+            if abs(math.sin(omega * shift)) > 1e-9:
+                cases.append(("textbook", 1.0, lambda: parameter_shift_gradient(f, theta, shift, convention)))
+            else:  # report the raw difference f(t+s) - f(t-s): identically 0
+                def raw():
+                    plus, minus = _shifted_values(f, theta, shift)
+                    return plus - minus
+
+                cases.append(("textbook", float("nan"), raw))
+            for rule, factor, fn in cases:
+                values = fn()
+                ref = 0.0 if math.isnan(factor) else factor
+                rows.append(
+                    {
+                        "convention": convention,
+                        "shift": float(shift),
+                        "rule": rule,
+                        "factor": factor,
+                        "measured": float(np.sum(values * exact) / denom),
+                        "max_abs_error": float(np.max(np.abs(values - ref * exact))),
+                        "max_abs_value": float(np.max(np.abs(values))),
+                    }
+                )
+        values = central_difference_gradient(f, theta, step)
+        rows.append(
+            {
+                "convention": convention,
+                "shift": float(step),
+                "rule": "central",
+                "factor": 1.0,
+                "measured": float(np.sum(values * exact) / denom),
+                "max_abs_error": float(np.max(np.abs(values - exact))),
+                "max_abs_value": float(np.max(np.abs(values))),
+            }
+        )
+    return rows
+
+
 # ---------------------------------------------------------------------------------
 # One-qubit Lemma 2, Eq. (26)-(31)
 # ---------------------------------------------------------------------------------
@@ -443,6 +516,52 @@ def one_qubit_expected_sq_derivative_mc(
     theta = rng.uniform(0.0, 2 * np.pi, size=(n_samples,) + rho.shape[:-2])
     d = one_qubit_derivative(theta, rho[None], convention)
     return _mc(d**2, level)
+
+
+def one_qubit_expected_sq_derivative_over_inputs(
+    rho, convention: str = "qiskit", rng=None, level: float = 0.95
+) -> MCEstimate:
+    """Monte-Carlo :math:`\\mathbb E_{input}\\,\\mathbb E_\\theta (df/d\\theta)^2` over a sample of input states.
+
+    Each state of the batch is paired with one uniform angle draw, so the estimate
+    averages over the inputs and the weight together.
+
+    Parameters
+    ----------
+    rho : array_like, shape ``(n, 2, 2)``
+        Input states (e.g. :func:`encoded_state` of channel draws), ``n >= 2``.
+    convention : {"qiskit", "appendix"}
+    rng : int, numpy.random.Generator or None
+    level : float
+
+    Returns
+    -------
+    MCEstimate
+        ``n_samples = n``.
+    """
+    rho = _check_qubit_density(rho)
+    if rho.ndim != 3 or rho.shape[0] < 2:
+        raise ValueError(f"rho must have shape (n >= 2, 2, 2), got {rho.shape}")
+    rng = np.random.default_rng(rng)
+    theta = rng.uniform(0.0, 2 * np.pi, size=rho.shape[0])
+    return _mc(one_qubit_derivative(theta, rho, convention) ** 2, level)
+
+
+def random_density_matrices(n_qubits: int, n: int, rng=None) -> np.ndarray:
+    """``n`` random mixed states of ``n_qubits`` qubits (Ginibre: :math:`AA^\\dagger/\\mathrm{Tr}`).
+
+    Returns
+    -------
+    ndarray, complex, shape ``(n, 2**n_qubits, 2**n_qubits)``
+    """
+    n_qubits = check_count("n_qubits", n_qubits)
+    n = check_count("n", n)
+    rng = np.random.default_rng(rng)
+    d = 2**n_qubits
+    a = rng.standard_normal((n, d, d)) + 1j * rng.standard_normal((n, d, d))
+    rho = a @ np.conj(np.swapaxes(a, -1, -2))
+    rho = 0.5 * (rho + np.conj(np.swapaxes(rho, -1, -2)))
+    return rho / np.trace(rho, axis1=-2, axis2=-1).real[:, None, None]
 
 
 def lemma2_lower_bound(rho) -> np.ndarray:
@@ -749,8 +868,60 @@ def _x_theta(config, variant, x, theta, convention):
     return x, omega * theta
 
 
+def zero_input_circuit(config, variant: str = "paper"):
+    """The circuit of :func:`cfmimo.qnn.build_circuit` with its input encoding removed.
+
+    Drops every gate with an ``x`` parameter and every Hadamard on a qubit that later
+    receives such a gate, so the weights act on :math:`|0\\rangle^{\\otimes n}`: the
+    :math:`m_{input} = |0\\rangle\\langle 0|` of Lemma 2 (an input the real circuit cannot
+    receive, since Eq. 14 always applies H first). Measurements are kept.
+    """
+    from .qnn import build_circuit
+
+    circuit = build_circuit(config, variant)
+    encoded = set()
+    for inst in circuit.data:
+        if any(p.name.startswith("x[") for par in inst.operation.params for p in getattr(par, "parameters", ())):
+            encoded.update(circuit.find_bit(q).index for q in inst.qubits)
+    out = circuit.copy_empty_like()
+    for inst in circuit.data:
+        has_x = any(p.name.startswith("x[") for par in inst.operation.params for p in getattr(par, "parameters", ()))
+        is_encoding_h = inst.operation.name == "h" and circuit.find_bit(inst.qubits[0]).index in encoded
+        if not (has_x or is_encoding_h):
+            out.append(inst)
+    return out
+
+
+def _parity_signs(n_out: int) -> np.ndarray:
+    return np.array([(-1) ** bin(i).count("1") for i in range(n_out)], dtype=np.float64)
+
+
+def _statevector_parity(circuit, theta_q) -> np.ndarray:
+    """Readout parity cost of a circuit whose only parameters are ``theta``, by Qiskit Statevector.
+
+    A Python loop over rows (about 1 ms each at 8 qubits): for small samples and checks.
+    """
+    from qiskit.quantum_info import Statevector
+
+    measured = [None] * circuit.num_clbits
+    for inst in circuit.data:
+        if inst.operation.name == "measure":
+            measured[circuit.find_bit(inst.clbits[0]).index] = circuit.find_bit(inst.qubits[0]).index
+    bare = circuit.remove_final_measurements(inplace=False)
+    params = sorted(bare.parameters, key=lambda p: p.index)
+    theta_q = np.asarray(theta_q, dtype=np.float64)
+    flat = theta_q.reshape(-1, theta_q.shape[-1])
+    sign = _parity_signs(2 ** len(measured))
+    out = np.empty(len(flat))
+    for i, row in enumerate(flat):
+        bound = bare.assign_parameters({p: row[p.index] for p in params})
+        probs = Statevector(bound).probabilities(qargs=measured)
+        out[i] = 0.5 - 0.5 * probs @ sign
+    return out.reshape(theta_q.shape[:-1])
+
+
 def readout_parity_cost(config, variant: str, x, theta, convention: str = "qiskit") -> np.ndarray:
-    """Eq. (23): :math:`f = 1/2 - 1/2\\,\\mathrm{Tr}[\\sigma_{(3,\\dots,3)} U \\rho U^\\dagger]`.
+    """Eq. (23): :math:`f = 1/2 - 1/2\\,\\mathrm{Tr}[\\sigma_{(3,\\dots,3)} U m_{input} U^\\dagger]`.
 
     :math:`\\sigma_{(3,\\dots,3)}` is read as the product of Z on the qubits that the
     circuit measures (its classical bits), so ``f`` is the probability of an odd number
@@ -760,8 +931,11 @@ def readout_parity_cost(config, variant: str, x, theta, convention: str = "qiski
     ----------
     config : cfmimo.config.Preset
     variant : str
-    x : array_like, shape ``(..., n_ap * n_user)``
-        Input angles (:func:`cfmimo.qnn.encode_angles`).
+    x : array_like, shape ``(..., n_ap * n_user)``, or None
+        Input angles (:func:`cfmimo.qnn.encode_angles`), evaluated with
+        :func:`cfmimo.engine.exact_probabilities`; ``None`` means the input
+        :math:`|0\\rangle` (:func:`zero_input_circuit`, evaluated with Qiskit's
+        ``Statevector``, row by row).
     theta : array_like, shape ``(..., n_weights)``
         Weights in the chosen ``convention``; the appendix convention's
         :math:`e^{-i\\theta Y}` is Qiskit's ``RY(2 theta)``.
@@ -771,29 +945,36 @@ def readout_parity_cost(config, variant: str, x, theta, convention: str = "qiski
     -------
     ndarray, shape ``(...)`` (broadcast of the batch shapes of ``x`` and ``theta``)
     """
+    if x is None:
+        from .qnn import n_weights
+
+        theta = np.asarray(theta, dtype=np.float64)
+        n_par = n_weights(config, variant)
+        if theta.ndim < 1 or theta.shape[-1] != n_par:
+            raise ValueError(f"theta must have shape (..., {n_par}), got {theta.shape}")
+        return _statevector_parity(zero_input_circuit(config, variant), frequency(convention) * theta)
     from .engine import exact_probabilities
 
     x, theta_q = _x_theta(config, variant, x, theta, convention)
     probs = np.asarray(exact_probabilities(config, variant, x, theta_q))
-    n_out = probs.shape[-1]
-    sign = np.array([(-1) ** bin(i).count("1") for i in range(n_out)], dtype=np.float64)
-    return 0.5 - 0.5 * probs @ sign
+    return 0.5 - 0.5 * probs @ _parity_signs(probs.shape[-1])
 
 
-def circuit_gradient(config, variant: str, x, theta, convention: str = "qiskit", cost=None) -> np.ndarray:
-    """Exact gradient of a circuit cost with respect to the weights.
+def circuit_gradient(config, variant: str, x, theta, convention: str = "qiskit") -> np.ndarray:
+    """Exact gradient of the readout-parity cost (Eq. 23) with respect to the weights.
 
-    Uses the parameter-shift rule with shift :math:`\\pi/(2\\omega)` (:math:`\\pi/2` for
-    Qiskit's gate, :math:`\\pi/4` for :math:`e^{-i\\theta Y}`), which is exact when each
-    weight enters one rotation gate (checked on the built circuit).
+    With inputs ``x``: adjoint differentiation (:func:`cfmimo.engine.exact_vjp`), which
+    uses no shift rule, so it is an independent reference for Eq. (17). With
+    ``x=None`` (input |0>): the parameter-shift rule with shift :math:`\\pi/(2\\omega)`
+    on Qiskit ``Statevector`` values, exact because each weight enters one rotation
+    gate (checked on the built circuit). The appendix convention's
+    :math:`e^{-i\\theta Y}` is ``RY(2 theta)``, so its gradient is twice Qiskit's at
+    ``2 theta``.
 
     Parameters
     ----------
     config, variant, x, theta, convention
         As in :func:`readout_parity_cost`.
-    cost : callable, optional
-        ``cost(config, variant, x, theta, convention) -> (...)``; default
-        :func:`readout_parity_cost`.
 
     Returns
     -------
@@ -802,20 +983,24 @@ def circuit_gradient(config, variant: str, x, theta, convention: str = "qiskit",
     from .qnn import build_circuit
 
     _check_one_rotation_per_weight(build_circuit(config, variant))
-    cost = readout_parity_cost if cost is None else cost
-    x = np.asarray(x, dtype=np.float64)
-    theta = np.asarray(theta, dtype=np.float64)
-
-    def f(points):  # points (2, ..., P, P)
-        xb = x[..., None, :] if x.ndim > 1 else x
-        return cost(config, variant, xb, points, convention)
-
     omega = frequency(convention)
-    return parameter_shift_gradient(f, theta, shift=math.pi / (2 * omega), convention=convention)
+    if x is None:
+        theta = np.asarray(theta, dtype=np.float64)
+
+        def f(points):  # points (2, ..., P, P)
+            return readout_parity_cost(config, variant, None, points, convention)
+
+        return parameter_shift_gradient(f, theta, shift=math.pi / (2 * omega), convention=convention)
+    from .engine import exact_vjp
+
+    x, theta_q = _x_theta(config, variant, x, theta, convention)
+    n_out = 2 ** len([i for i in build_circuit(config, variant).data if i.operation.name == "measure"])
+    _, grad = exact_vjp(config, variant, x, theta_q, -0.5 * _parity_signs(n_out))
+    return omega * np.asarray(grad)
 
 
 def expected_sq_gradient_norm(
-    config, variant: str, x, n_samples: int = 500, rng=None, convention: str = "qiskit", cost=None, level: float = 0.95
+    config, variant: str, x, n_samples: int = 500, rng=None, convention: str = "qiskit", level: float = 0.95
 ) -> MCEstimate:
     """Monte-Carlo :math:`\\mathbb E_{\\theta\\sim U[0,2\\pi)^P}\\|\\nabla_\\theta f\\|^2` (Lemma 2, Eq. 19/22).
 
@@ -823,14 +1008,13 @@ def expected_sq_gradient_norm(
     ----------
     config : cfmimo.config.Preset
     variant : str
-    x : array_like, shape ``(n_ap * n_user,)`` or ``(n_samples, n_ap * n_user)``
-        One input, or one input per sample (e.g. encoded channel draws).
+    x : array_like, shape ``(n_ap * n_user,)`` or ``(n_samples, n_ap * n_user)``, or None
+        One input, one input per sample (e.g. encoded channel draws), or ``None`` for
+        the input |0> (slow path, see :func:`readout_parity_cost`).
     n_samples : int
         Weight draws (>= 2).
     rng : int, numpy.random.Generator or None
     convention : {"qiskit", "appendix"}
-    cost : callable, optional
-        As in :func:`circuit_gradient` (default: Eq. 23's readout parity).
     level : float
 
     Returns
@@ -842,12 +1026,13 @@ def expected_sq_gradient_norm(
     from .qnn import n_weights
 
     n_samples = check_count("n_samples", n_samples, 2)
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim == 2 and x.shape[0] != n_samples:
-        raise ValueError(f"x has {x.shape[0]} inputs; pass one input or n_samples = {n_samples} inputs")
+    if x is not None:
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim == 2 and x.shape[0] != n_samples:
+            raise ValueError(f"x has {x.shape[0]} inputs; pass one input or n_samples = {n_samples} inputs")
     rng = np.random.default_rng(rng)
     theta = rng.uniform(0.0, 2 * np.pi, size=(n_samples, n_weights(config, variant)))
-    grad = circuit_gradient(config, variant, x, theta, convention, cost)
+    grad = circuit_gradient(config, variant, x, theta, convention)
     return _mc((grad**2).sum(axis=-1), level)
 
 
@@ -881,6 +1066,70 @@ def input_dependence(config, variant: str, x, n_theta: int = 20, rng=None) -> np
     theta = rng.uniform(0.0, 2 * np.pi, size=(n_theta, 1, n_weights(config, variant)))
     out = np.asarray(exact_outputs(config, variant, np.broadcast_to(x[None], (n_theta,) + x.shape), np.broadcast_to(theta, (n_theta, x.shape[0], theta.shape[-1]))))
     return out.std(axis=1).max(axis=0)
+
+
+def _outputs(config, variant, x, theta):
+    from .engine import exact_outputs
+
+    return np.asarray(exact_outputs(config, variant, x, theta))
+
+
+def encoding_invariance(config, variant: str, x, theta) -> dict:
+    """Largest output change under input transformations (claim 2).
+
+    Parameters
+    ----------
+    config : cfmimo.config.Preset
+    variant : str
+    x : array_like, shape ``(n, n_ap * n_user)``
+    theta : array_like, shape ``(n, n_weights)`` or ``(n_weights,)``
+
+    Returns
+    -------
+    dict of float
+        ``"sum"``: every AP's angles replaced by (their sum, 0, ..., 0) - unchanged if
+        only :math:`\\sum_k x_{m,k}` reaches the circuit (Eq. 14's RZ's add);
+        ``"sign"``: all angles negated - unchanged if only :math:`\\cos\\sum_k x_{m,k}`
+        reaches the readout; ``"roll_aps"``: the APs' blocks of angles rotated by one
+        (a control that keeps the multiset of sums but moves them between APs).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n_ap, n_user = config.system.n_ap, config.system.n_user
+    if x.ndim != 2 or x.shape[1] != n_ap * n_user:
+        raise ValueError(f"x must have shape (n, n_ap * n_user = {n_ap * n_user}), got {x.shape}")
+    blocks = x.reshape(len(x), n_ap, n_user)
+    summed = np.zeros_like(blocks)
+    summed[..., 0] = blocks.sum(axis=-1)
+    rolled = np.roll(blocks, 1, axis=1)
+    base = _outputs(config, variant, x, theta)
+    out = {}
+    for name, other in (("sum", summed.reshape(x.shape)), ("sign", -x), ("roll_aps", rolled.reshape(x.shape))):
+        out[name] = float(np.max(np.abs(_outputs(config, variant, other, theta) - base)))
+    return out
+
+
+def input_jacobian(config, variant: str, x, theta, step: float = 1e-5) -> np.ndarray:
+    """Central-difference Jacobian of the outputs with respect to the input angles.
+
+    Parameters
+    ----------
+    x : array_like, shape ``(..., n_ap * n_user)``
+    theta : array_like, shape ``(..., n_weights)``
+    step : float
+
+    Returns
+    -------
+    ndarray, shape ``(..., n_outputs, n_ap * n_user)``
+        Its rank is the number of independent input directions the readout can see.
+    """
+    step = check_real("step", step, 1e-12, 0.1)
+    x = np.asarray(x, dtype=np.float64)
+    n_in = x.shape[-1]
+    eye = step * np.eye(n_in)
+    theta = np.asarray(theta, dtype=np.float64)[..., None, :]
+    plus = _outputs(config, variant, x[..., None, :] + eye, theta)  # (..., n_in, n_out)
+    minus = _outputs(config, variant, x[..., None, :] - eye, theta)
+    return np.swapaxes((plus - minus) / (2 * step), -1, -2)
 
 
 # ---------------------------------------------------------------------------------

@@ -349,3 +349,199 @@ def test_literal_penalty_optimum(small_channels):
         j = int(np.argmax(scores))
         np.testing.assert_array_equal(best_lit[i], all_assignments(4, 3)[j])
         assert leaves_lit[i] == (len(set(all_assignments(4, 3)[j])) < 3)
+
+
+# ------------------------------------------------------------ circuits of qnn
+
+
+@pytest.fixture(scope="module")
+def paper_cfg():
+    from cfmimo.config import PAPER
+
+    return PAPER
+
+
+@pytest.fixture(scope="module")
+def one_qubit_cfg():
+    from cfmimo.config import PAPER, with_overrides
+
+    return with_overrides(PAPER, n_ap=1, n_layer=1)
+
+
+@pytest.mark.parametrize("convention", bounds.CONVENTIONS)
+def test_one_qubit_circuit_is_eq26_with_encoded_state(one_qubit_cfg, convention):
+    rng = np.random.default_rng(9)
+    x = rng.uniform(0, np.pi, (5, 3))
+    theta = rng.uniform(0, 2 * np.pi, (5, 1))
+    got = bounds.readout_parity_cost(one_qubit_cfg, "paper", x, theta, convention)
+    expected = bounds.one_qubit_cost(theta[:, 0], bounds.encoded_state(x), convention)
+    np.testing.assert_allclose(got, expected, atol=1e-12)
+    zero = bounds.readout_parity_cost(one_qubit_cfg, "paper", None, theta, convention)
+    np.testing.assert_allclose(zero, bounds.one_qubit_cost(theta[:, 0], ZERO, convention), atol=1e-12)
+
+
+@pytest.mark.parametrize("convention, exact", [("qiskit", 1 / 8), ("appendix", 1 / 2)])
+def test_expected_sq_gradient_of_one_qubit_circuit(one_qubit_cfg, convention, exact):
+    est = bounds.expected_sq_gradient_norm(one_qubit_cfg, "paper", None, 300, rng=4, convention=convention)
+    assert abs(est.mean - exact) < est.half_width and est.n_samples == 300
+    x = np.array([0.4, 1.0, 0.3])
+    closed = bounds.one_qubit_expected_sq_derivative(bounds.encoded_state(x), convention)
+    est = bounds.expected_sq_gradient_norm(one_qubit_cfg, "paper", x, 2000, rng=4, convention=convention)
+    assert abs(est.mean - closed) < est.half_width
+
+
+def test_circuit_gradient_matches_finite_difference(paper_cfg):
+    rng = np.random.default_rng(10)
+    x = rng.uniform(0, np.pi, (3, 12))
+    theta = rng.uniform(0, 2 * np.pi, (3, 8))
+    for convention in bounds.CONVENTIONS:
+        grad = bounds.circuit_gradient(paper_cfg, "paper", x, theta, convention)
+        h = 1e-6
+        fd = np.empty_like(grad)
+        for j in range(8):
+            e = np.zeros(8)
+            e[j] = h
+            fd[:, j] = (
+                bounds.readout_parity_cost(paper_cfg, "paper", x, theta + e, convention)
+                - bounds.readout_parity_cost(paper_cfg, "paper", x, theta - e, convention)
+            ) / (2 * h)
+        np.testing.assert_allclose(grad, fd, atol=1e-7)
+
+
+def test_parity_cost_against_statevector(paper_cfg):
+    from qiskit.quantum_info import Statevector
+
+    from cfmimo.qnn import build_circuit
+
+    rng = np.random.default_rng(12)
+    x = rng.uniform(0, np.pi, 12)
+    theta = rng.uniform(0, 2 * np.pi, 8)
+    qc = build_circuit(paper_cfg, "paper").remove_final_measurements(inplace=False)
+    values = {p: (x if p.name.startswith("x[") else theta)[p.index] for p in qc.parameters}
+    probs = Statevector(qc.assign_parameters(values)).probabilities(qargs=[4, 5, 6, 7])
+    parity = sum(p for i, p in enumerate(probs) if bin(i).count("1") % 2)
+    assert bounds.readout_parity_cost(paper_cfg, "paper", x, theta) == pytest.approx(parity, abs=1e-12)
+
+
+def test_zero_input_circuit_has_no_encoding(paper_cfg):
+    qc = bounds.zero_input_circuit(paper_cfg, "paper")
+    assert not any(p.name.startswith("x[") for p in qc.parameters)
+    assert "h" not in qc.count_ops() and "rz" not in qc.count_ops()
+    assert qc.count_ops()["ry"] == 8 and qc.count_ops()["measure"] == 4
+
+
+def test_expected_sq_gradient_norm_is_reproducible(paper_cfg):
+    x = np.random.default_rng(1).uniform(0, np.pi, (50, 12))
+    a = bounds.expected_sq_gradient_norm(paper_cfg, "paper", x, 50, rng=3)
+    b = bounds.expected_sq_gradient_norm(paper_cfg, "paper", x, 50, rng=3)
+    assert a == b
+    with pytest.raises(ValueError, match="inputs"):
+        bounds.expected_sq_gradient_norm(paper_cfg, "paper", x, 40, rng=3)
+    with pytest.raises(ValueError, match="x must have shape"):
+        bounds.readout_parity_cost(paper_cfg, "paper", x[:, :5], np.zeros(8))
+
+
+def test_weight_check_rejects_shared_weight():
+    from qiskit.circuit import ParameterVector
+
+    th = ParameterVector("theta", 1)
+    qc = QuantumCircuit(1)
+    qc.ry(th[0], 0)
+    qc.rz(th[0], 0)
+    with pytest.raises(ValueError, match="one rotation"):
+        bounds._check_one_rotation_per_weight(qc)
+    qc2 = QuantumCircuit(1)
+    qc2.ry(2 * th[0], 0)
+    with pytest.raises(ValueError, match="one rotation"):
+        bounds._check_one_rotation_per_weight(qc2)
+
+
+def test_lemma1_table_against_hand_counts(paper_cfg):
+    rows = bounds.lemma1_table(paper_cfg, "paper", n_layers=(1, 2, 3), n_aps=(2, 4))
+    assert len(rows) == 6
+    for r in rows:
+        L, N = r["n_layer"], r["n_ap"]
+        assert r["built_qubits"] == L * N  # Eq. (13): |0>^{N_layer x N_neuron}
+        assert r["built_ry"] == L * N and r["built_cx"] == L - 1 and r["built_cz"] == (L - 1) * (N - 1)
+        assert r["lemma1_total"] == (L - 1) + (N - 1) + L * N + N
+
+
+def test_input_dependence_of_literal_circuit(paper_cfg):
+    from cfmimo.config import with_overrides
+
+    x = np.random.default_rng(2).uniform(0, np.pi, (40, 12))
+    dep2 = bounds.input_dependence(paper_cfg, "paper", x, n_theta=5, rng=1)
+    assert dep2[0] > 1e-3 and np.all(dep2[1:] < 1e-12)  # only o_0, through the CX
+    dep1 = bounds.input_dependence(with_overrides(paper_cfg, n_layer=1), "paper", x, n_theta=5, rng=1)
+    assert np.all(dep1 > 1e-3)
+
+
+def test_encoding_invariance_and_jacobian(paper_cfg):
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, np.pi, (20, 12))
+    theta = rng.uniform(0, 2 * np.pi, (20, 8))
+    inv = bounds.encoding_invariance(paper_cfg, "paper", x, theta)
+    assert inv["sum"] < 1e-12 and inv["sign"] < 1e-12 and inv["roll_aps"] > 1e-2
+    jac = bounds.input_jacobian(paper_cfg, "paper", x[:3], theta[:3])
+    assert jac.shape == (3, 4, 12)
+    # only o_0 depends on the input, through AP 3's angle sum: equal partials in x_9, x_11
+    np.testing.assert_allclose(jac[:, 0, 9], jac[:, 0, 11], atol=1e-8)
+    assert np.all(np.abs(jac[:, 1:, :]) < 1e-9) and np.all(np.abs(jac[:, 0, :9]) < 1e-9)
+
+
+def test_floor_loss_is_piecewise_constant(paper_cfg, small_channels):
+    _, H_hat = small_channels
+    theta = np.random.default_rng(4).uniform(0, 2 * np.pi, (len(H_hat), 8))
+    g = bounds.floor_loss_gradients(paper_cfg, "paper", H_hat, theta, 10.0, 0.1)
+    assert np.all(g["central"] == 0)
+    np.testing.assert_array_equal(g["eq17"], -g["shift_rule"])  # factor -sin^2(pi/2) = -1
+    loss = bounds.floor_loss(paper_cfg, "paper", H_hat, theta, 10.0, 0.1)
+    assert loss.shape == (len(H_hat),) and np.all(loss >= 0)
+
+
+
+def test_literal_output_closed_form(paper_cfg):
+    # By hand: q3 = RY(t3) RZ(phi) H|0> has <Z> = -cos(phi) sin(t3); q4 = RY(t4)|0> has
+    # <Z> = cos(t4); after CX(q3 -> q4), P(q4 = 1) = (1 - <Z3><Z4>)/2.
+    from cfmimo.engine import exact_outputs
+
+    rng = np.random.default_rng(21)
+    x = rng.uniform(0, np.pi, (6, 12))
+    theta = rng.uniform(0, 2 * np.pi, (6, 8))
+    phi = x[:, 9:12].sum(axis=1)
+    o0 = (1 + np.cos(phi) * np.sin(theta[:, 3]) * np.cos(theta[:, 4])) / 2
+    out = exact_outputs(paper_cfg, "paper", x, theta)
+    np.testing.assert_allclose(out[:, 0], o0, atol=1e-12)
+    np.testing.assert_allclose(out[:, 1:], np.sin(theta[:, 5:8] / 2) ** 2, atol=1e-12)
+
+
+def test_eq17_table_rows():
+    theta = np.array([[0.3, 1.1], [2.0, -0.7]])
+    fs = {"qiskit": two_qubit_cost}
+    rows = bounds.eq17_table(fs, {"qiskit": two_qubit_derivative(theta)}, theta)
+    by = {(r["rule"], round(r["shift"], 4)): r for r in rows}
+    assert by[("eq17", round(math.pi / 2, 4))]["measured"] == pytest.approx(-1.0)
+    assert by[("eq17", round(math.pi / 4, 4))]["measured"] == pytest.approx(-0.5)
+    assert by[("textbook", round(math.pi / 4, 4))]["max_abs_error"] < 1e-12
+    assert by[("central", 0.0)]["max_abs_error"] < 1e-8
+
+    def f_app(t):
+        return bounds.one_qubit_cost(t[..., 0], ZERO, "appendix")
+
+    th1 = np.array([[0.4], [1.9]])
+    rows = bounds.eq17_table({"appendix": f_app}, {"appendix": np.sin(2 * th1)}, th1)
+    undefined = [r for r in rows if r["rule"] == "textbook" and math.isnan(r["factor"])]
+    assert len(undefined) == 1 and undefined[0]["max_abs_value"] < 1e-15
+
+
+def test_random_density_matrices_and_over_inputs_mc():
+    rhos = bounds.random_density_matrices(2, 4, rng=1)
+    assert rhos.shape == (4, 4, 4)
+    np.testing.assert_allclose(np.trace(rhos, axis1=1, axis2=2), 1.0, atol=1e-12)
+    assert np.all(np.linalg.eigvalsh(rhos) > -1e-12)
+    np.testing.assert_array_equal(rhos, bounds.random_density_matrices(2, 4, rng=1))
+    states = np.broadcast_to(ZERO, (3000, 2, 2))
+    est = bounds.one_qubit_expected_sq_derivative_over_inputs(states, "qiskit", rng=5)
+    assert est.n_samples == 3000 and abs(est.mean - 1 / 8) < est.half_width
+    with pytest.raises(ValueError, match="n >= 2"):
+        bounds.one_qubit_expected_sq_derivative_over_inputs(ZERO, "qiskit")
