@@ -35,7 +35,11 @@ def atomic_write_text(path, text: str) -> None:
 
 
 def strip_volatile_metadata(nb: dict) -> dict:
-    """Drop papermill's timestamps and durations (notebook and cell level)."""
+    """Drop papermill's timestamps and durations (notebook and cell level).
+
+    Also tags papermill's injected-parameters cell ``remove-cell`` so that the book
+    does not show the parameters twice.
+    """
     paper = nb.get("metadata", {}).get("papermill")
     if isinstance(paper, dict):
         for key in ("start_time", "end_time", "duration", "input_path", "output_path"):
@@ -43,6 +47,9 @@ def strip_volatile_metadata(nb: dict) -> dict:
     for cell in nb.get("cells", []):
         meta = cell.get("metadata", {})
         meta.pop("execution", None)
+        tags = meta.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")  # the book shows the parameters cell once, not twice
         pm = meta.get("papermill")
         if isinstance(pm, dict):
             for key in ("start_time", "end_time", "duration", "exception", "status"):
