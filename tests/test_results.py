@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+
+from cfmimo import baselines, channel, config, rates, results
+
+
+@pytest.fixture(scope="module")
+def study():
+    cfg = config.with_overrides(config.SMOKE, n_trials=40, snr_db=(0.0, 20.0), distance_means=(0.3, 0.7))
+    policies = results.classical_policies(cfg.system.interference_factor, cfg.system.penalty, rng=0)
+    return cfg, results.run_study(cfg, policies, snr_independent=("strongest AP", "random"))
+
+
+def test_shapes_and_oracle_bound(study):
+    cfg, res = study
+    assert res.policies[0] == "oracle"
+    assert res.user_rates.shape == (5, 2, 2, 40, 3)
+    oracle = res.min_rate[res.index("oracle")]
+    assert np.all(res.min_rate <= oracle + 1e-12)
+    assert np.all(res.optimal[res.index("exhaustive")])
+
+
+def test_rates_match_direct_computation(study):
+    cfg, res = study
+    seeds = np.random.SeedSequence(cfg.seed).spawn(2)
+    H, H_hat = channel.sample_channels(cfg.system, 40, np.random.default_rng(seeds[1]), distance_mean=0.7)
+    a = baselines.greedy(H_hat, 100.0, 0.1, 10.0)
+    want = rates.user_rates(H, H_hat, a, 100.0, 0.1, penalty=0.0)
+    np.testing.assert_allclose(res.user_rates[res.index("greedy"), 1, 1], want, rtol=1e-12)
+
+
+def test_physics_sum_rate_grows_with_snr_and_falls_with_distance(study):
+    _, res = study
+    mean_sum = res.sum_rate[res.index("exhaustive")].mean(axis=-1)  # (distance, snr)
+    assert np.all(np.diff(mean_sum, axis=1) > 0)
+    assert np.all(mean_sum[0] > mean_sum[1])
+
+
+def test_summary_rows(study):
+    _, res = study
+    rows = results.summary_rows(res, 0, 1)
+    by = {r["policy"]: r for r in rows}
+    assert by["exhaustive"]["fraction_of_optimum"] == pytest.approx(1.0)
+    assert by["exhaustive"]["share_optimal"] == 1.0
+    assert by["random"]["share_unserved"] > 0
+
+
+def test_bad_policies():
+    cfg = config.SMOKE
+    with pytest.raises(ValueError, match="must include 'exhaustive'"):
+        results.run_study(cfg, {"x": lambda H, r: None})
+    pol = results.classical_policies(0.1, 10.0)
+    with pytest.raises(ValueError, match="unknown policies"):
+        results.run_study(cfg, pol, snr_independent=("qnn",))
+    pol["bad"] = lambda H_hat, rho: np.zeros((3, 4), dtype=int)
+    with pytest.raises(ValueError, match="policy 'bad' returned shape"):
+        results.run_study(cfg, pol)
