@@ -429,22 +429,35 @@ def exact_vjp(config: Preset, variant: str, x, theta, cotangent):
         :math:`\\sum_c w_c \\partial p_c / \\partial \\theta_j` for each batch row.
     """
     program = _get_program(config, variant)
-    lead, xb, tb = _broadcast_inputs(program, x, theta)
     n_cl = len(program.measured)
-    batch = xb.shape[1]
     w = np.asarray(cotangent, dtype=np.float64)
     if w.ndim < 1 or w.shape[-1] != 2**n_cl:
         raise ValueError(f"cotangent must have shape (..., 2**n_clbits = {2**n_cl}), got shape {w.shape}")
     if not np.all(np.isfinite(w)):
         raise ValueError("cotangent contains NaN or inf entries")
+    x = np.asarray(x, dtype=np.float64)
+    theta = np.asarray(theta, dtype=np.float64)
     try:
-        w = np.broadcast_to(w, lead + w.shape[-1:]).reshape(batch, -1)
+        lead = np.broadcast_shapes(x.shape[:-1], theta.shape[:-1], w.shape[:-1])
     except ValueError:
-        raise ValueError(f"cotangent batch shape {w.shape[:-1]} does not broadcast to {lead}") from None
+        raise ValueError(
+            f"batch shapes of x {x.shape[:-1]}, theta {theta.shape[:-1]} and cotangent {w.shape[:-1]} do not broadcast"
+        ) from None
+    if x.ndim >= 1:  # let the cotangent's batch axes widen the batch as well
+        x = np.broadcast_to(x, lead + x.shape[-1:])
+    lead, xb, tb = _broadcast_inputs(program, x, theta)
+    w = np.broadcast_to(w, lead + w.shape[-1:]).reshape(xb.shape[1], -1)
     psi = _forward(program, xb, tb)
     probs = _measured_probabilities(program, psi)
+    grad = _backward(program, psi, xb, tb, w)
+    return probs.reshape(lead + probs.shape[-1:]), grad.reshape(lead + (program.n_weights,))
+
+
+def _backward(program: Program, psi, xb, tb, w) -> np.ndarray:
+    """Adjoint pass: gradient ``(B, n_weights)`` of ``sum_c w[b, c] p_c`` (``psi`` is consumed)."""
+    batch = psi.shape[-1]
     # lambda = W psi, W diagonal: each basis state weighted by its measured bitstring's w
-    lam = w.T[_lift_index(program)] * psi  # (2**n, B)
+    lam = np.ascontiguousarray(w.T)[_lift_index(program)] * psi  # (2**n, B)
     grad = np.zeros((program.n_weights, batch))
     scratch = _scratch(psi)
     for gate in reversed(program.gates):
@@ -463,8 +476,7 @@ def exact_vjp(config: Preset, variant: str, x, theta, cotangent):
                 grad[i] += c * d
         _apply(gate, psi, xb, tb, adjoint=True, scratch=scratch)
         _apply(gate, lam, xb, tb, adjoint=True, scratch=scratch)
-    grad = np.ascontiguousarray(grad.T)
-    return probs.reshape(lead + probs.shape[-1:]), grad.reshape(lead + (program.n_weights,))
+    return np.ascontiguousarray(grad.T)
 
 
 @lru_cache(maxsize=64)
