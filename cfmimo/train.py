@@ -1,0 +1,723 @@
+"""Training of the cloud QNN: Algorithm 1 (paper variant) and a differentiable objective
+for the improved ``reupload`` variant; deployment decisions; atomic weight files and an
+on-disk cache of deterministic training runs.
+
+Paper variant, Algorithm 1
+--------------------------
+``n_data`` training channels :math:`\\hat{\\mathbf H}_{train}^{[i]}` are drawn once (at
+``training.train_snr_db``, distance mean ``system.distance_mean``); each of the
+``n_epoch`` epochs visits them in a fresh random order, one SGD step per channel
+(:math:`N_{train} = N_{data} N_{epoch}` steps), with step size
+:math:`\\mu / \\sqrt{e + 1}` in epoch ``e`` (Section IV). The loss of a step is Eq. (11)
+of the *decoded* assignment (:func:`cfmimo.rates.loss` with ``H_hat`` for both channels),
+and its "gradient" is formed from the same loss at shifted weights. All ``2P + 1``
+evaluations of a step (centre and :math:`\\pm\\varrho` for each of the ``P`` weights) are
+one call of the exact engine. Methods:
+
+``"shift"`` (default)
+    The correct parameter-shift rule for a gate :math:`e^{-i\\theta Y/2}` with shift
+    :math:`\\varrho`: :math:`g_j = [L(\\theta + \\varrho e_j) - L(\\theta - \\varrho e_j)] /
+    (2\\sin\\varrho)`, then :math:`\\theta \\leftarrow \\theta - \\mu_e g`.
+``"printed"``
+    Eq. (17) exactly as printed: :math:`g_j = \\tfrac12 \\sin(\\varrho)\\,[L(\\theta -
+    \\varrho e_j) - L(\\theta + \\varrho e_j)]` (the opposite sign, so the update climbs
+    the loss; the factor :math:`\\sin(\\varrho)/2` instead of :math:`1/(2\\sin\\varrho)`,
+    equal at :math:`\\varrho = \\pi/2`).
+``"rotosolve"``
+    The alternative named in Algorithm 1 line 7: for each channel, each weight in turn
+    jumps to the minimiser of the sinusoid through :math:`L` at
+    :math:`\\theta_j, \\theta_j \\pm \\pi/2` (Ostaszewski et al. 2021); exact for an
+    expectation value, a heuristic for the piecewise-constant decoded loss. The shift is
+    always :math:`\\pi/2` and the step size is not used.
+
+Because the decoded loss is piecewise constant in :math:`\\theta`, the shifted
+differences are not a gradient (DESIGN claim 8); notebook 04 shows what they do.
+
+Reupload variant
+----------------
+Trained on the exact probabilities with adjoint gradients
+(:func:`cfmimo.engine.exact_vjp`) and Adam with the constant step :data:`ADAM_STEP` (a
+decaying step as in Algorithm 1 learnt markedly worse), in minibatches of :data:`BATCH`
+channels. Each epoch draws *fresh* channels (``n_data``
+of them, online learning; a deviation from Algorithm 1, which reuses ``n_data``
+channels: the map to be learnt has 81 classes and 100 channels over-fit). Methods:
+
+``"imitation"`` (default)
+    The first :data:`IMITATION_FRACTION` of the epochs minimise the cross-entropy
+    :math:`-\\log p(\\text{code}(a^*))` of the exhaustive max-min assignment
+    :math:`a^*` (:func:`cfmimo.baselines.exhaustive` on the estimate); the rest maximise
+    the expected min-rate under the model's distribution restricted (and renormalised)
+    to the assignments that serve every user, i.e. the candidates of the decoder.
+``"expected"``
+    Minimise the expected Eq. (11) loss :math:`\\sum_c p_c L(a_c)` over all bitstrings
+    (an invalid code counts as an unserved user) throughout, for comparison (DESIGN.md
+    notes that this tends to collapse to a constant policy).
+
+Randomness and resumption
+-------------------------
+A run is a deterministic function of ``(config, variant, method, seed)``: the initial
+weights, the training channels and each epoch's shuffle (or fresh channels) come from
+separate streams ``numpy.random.default_rng([seed, stream, epoch])``. A run resumed from
+a :class:`TrainResult` with ``k`` finished epochs (``init=``, e.g. a checkpoint written
+with ``checkpoint=``) therefore ends bit-identical to an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import inspect
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from . import __version__, engine, qnn
+from .baselines import exhaustive
+from .channel import sample_channels
+from .config import Preset, SystemConfig, TrainingConfig, db_to_linear
+from .rates import gain_matrix, ideal_capacity, rates_from_gains
+
+__all__ = [
+    "METHODS",
+    "DEFAULT_METHOD",
+    "BATCH",
+    "ADAM_STEP",
+    "IMITATION_FRACTION",
+    "TrainResult",
+    "train",
+    "train_seeds",
+    "decide",
+    "save_weights",
+    "load_weights",
+    "trained",
+    "cache_key",
+]
+
+METHODS = {"paper": ("shift", "printed", "rotosolve"), "reupload": ("imitation", "expected")}
+"""Training methods available for each variant."""
+
+DEFAULT_METHOD = {"paper": "shift", "reupload": "imitation"}
+
+BATCH = 25
+"""Minibatch size (channels per Adam step) of the reupload variant."""
+
+ADAM_STEP = 0.05
+"""Adam step size of the reupload variant (constant)."""
+
+IMITATION_FRACTION = 0.3
+"""Fraction of the epochs spent on cross-entropy imitation (method ``imitation``)."""
+
+_ADAM_BETAS = (0.9, 0.999)
+_ADAM_EPS = 1e-8
+_STREAM_INIT, _STREAM_DATA, _STREAM_EPOCH = 0, 1, 2
+_MAX_TABLE = 4096  # precompute per-candidate losses when n_user ** n_ap is at most this
+
+
+@dataclass(frozen=True, eq=False)
+class TrainResult:
+    """Outcome of a training run (arrays are read-only).
+
+    Attributes
+    ----------
+    weights : ndarray, shape ``(n_weights,)``
+    loss : ndarray, shape ``(epochs_done,)``
+        Per-epoch mean of Eq. (11) (``rates.loss`` with ``H_hat`` for both channels, at the
+        training SNR) of the *decoded* assignments of the epoch's training channels, each
+        taken with the weights in force when the channel was visited (Fig. 4's quantity).
+    min_rate : ndarray, shape ``(epochs_done,)``
+        Per-epoch mean min-rate (bit/s/Hz, on the estimate) of the same assignments.
+    objective : ndarray, shape ``(epochs_done,)``
+        Per-epoch mean of the optimised objective (``paper``: the same as ``loss``;
+        ``reupload``: cross-entropy in nats, or minus the expected min-rate, or the expected
+        loss, depending on the epoch and method).
+    config : cfmimo.config.Preset
+    variant : str
+    method : str
+    seed : int
+    opt_state : ndarray
+        Optimiser state needed to resume (Adam moments for ``reupload``; empty otherwise).
+    """
+
+    weights: np.ndarray
+    loss: np.ndarray
+    min_rate: np.ndarray
+    objective: np.ndarray
+    config: Preset
+    variant: str
+    method: str
+    seed: int
+    opt_state: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def __post_init__(self):
+        for name in ("weights", "loss", "min_rate", "objective", "opt_state"):
+            arr = np.array(getattr(self, name), dtype=np.float64)
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+
+    @property
+    def epochs_done(self) -> int:
+        """Number of finished epochs."""
+        return int(self.loss.shape[0])
+
+    @property
+    def finished(self) -> bool:
+        """Whether all ``config.training.n_epoch`` epochs are done."""
+        return self.epochs_done >= self.config.training.n_epoch
+
+
+# ---------------------------------------------------------------------------------------
+# argument handling
+# ---------------------------------------------------------------------------------------
+
+
+def _check_method(variant, method):
+    if method is None:
+        return DEFAULT_METHOD[variant]
+    if method not in METHODS[variant]:
+        raise ValueError(f"method = {method!r} is unknown for variant {variant!r}; allowed: {list(METHODS[variant])}")
+    return method
+
+
+def _seed_of(rng, config) -> int:
+    if rng is None:
+        return int(config.training.seed)
+    if isinstance(rng, bool):
+        raise ValueError(f"rng must be an int seed, a numpy Generator or None, got {rng!r}")
+    if isinstance(rng, (int, np.integer)):
+        if rng < 0:
+            raise ValueError(f"rng = {rng} is out of range; allowed: int seed >= 0")
+        return int(rng)
+    if isinstance(rng, np.random.Generator):
+        return int(rng.integers(0, 2**63 - 1))
+    raise ValueError(f"rng must be an int seed, a numpy Generator or None, got {type(rng).__name__}")
+
+
+def _stream(seed, stream, epoch=0):
+    return np.random.default_rng([seed, stream, epoch])
+
+
+def _check_init(init, config, variant, method, seed):
+    """Normalise ``init`` to (weights, k epochs done, history lists, opt_state)."""
+    n_w = qnn.n_weights(config, variant)
+    if init is None:
+        weights = qnn.init_weights(config, variant, _stream(seed, _STREAM_INIT))
+        return weights, 0, ([], [], []), None
+    if isinstance(init, TrainResult):
+        if init.variant != variant or init.method != method or init.seed != seed or init.config != config:
+            raise ValueError(
+                "init is a TrainResult of a different run (config, variant, method or seed differ); "
+                "pass init.weights to start a new run from its weights"
+            )
+        k = init.epochs_done
+        hist = (list(init.loss), list(init.min_rate), list(init.objective))
+        state = init.opt_state if init.opt_state.size else None
+        return np.array(init.weights, dtype=np.float64), k, hist, state
+    weights = np.array(init, dtype=np.float64)
+    if weights.shape != (n_w,):
+        raise ValueError(f"init must have shape (n_weights = {n_w},), got shape {weights.shape}")
+    if not np.all(np.isfinite(weights)):
+        raise ValueError("init contains NaN or inf weights")
+    return weights, 0, ([], [], []), None
+
+
+# ---------------------------------------------------------------------------------------
+# losses on decoded assignments
+# ---------------------------------------------------------------------------------------
+
+
+class _Scorer:
+    """Eq. (11) loss and min-rate of assignments on a fixed set of training channels."""
+
+    def __init__(self, config: Preset, H_hat):
+        sys = config.system
+        self.rho = db_to_linear(config.training.train_snr_db)
+        self.mu, self.penalty, self.n_user = sys.interference_factor, sys.penalty, sys.n_user
+        self.gains = gain_matrix(H_hat, H_hat)  # (n, M, K, K)
+        self.capacity = ideal_capacity(H_hat, self.rho)  # (n,)
+        self.table = None
+        if sys.n_user**sys.n_ap <= _MAX_TABLE:
+            cand = qnn.candidate_assignments(sys.n_ap, sys.n_user)
+            rates = rates_from_gains(self.gains[:, None], cand[None], self.rho, self.mu, self.penalty)
+            self.min_table = rates.min(axis=-1)  # (n, n_cand)
+            self.table = (self.capacity[:, None] - self.min_table) ** 2
+
+    def min_rate(self, rows, a):
+        """``rows`` (...) sample indices, ``a`` (..., M) -> min-rate (...)."""
+        if self.table is not None:
+            return self.min_table[rows, qnn.assignment_index(a, self.n_user)]
+        rates = rates_from_gains(self.gains[rows], a, self.rho, self.mu, self.penalty)
+        return rates.min(axis=-1)
+
+    def loss(self, rows, a):
+        if self.table is not None:
+            return self.table[rows, qnn.assignment_index(a, self.n_user)]
+        return (self.capacity[rows] - self.min_rate(rows, a)) ** 2
+
+
+# ---------------------------------------------------------------------------------------
+# paper variant: Algorithm 1
+# ---------------------------------------------------------------------------------------
+
+
+def _paper_decide(program, config, x, thetas):
+    """Floor-decoded assignments for x ``(S, 1, n_in)`` and thetas ``(S, R, P)``."""
+    lead, xb, tb = engine._broadcast_inputs(program, x, thetas)
+    probs = engine._measured_probabilities(program, engine._forward(program, xb, tb))
+    o = qnn._bit_marginals(probs, config.system.n_ap)
+    a = np.clip(np.floor(o * config.system.n_user), 0, config.system.n_user - 1).astype(np.int64)
+    return a.reshape(lead + (config.system.n_ap,))
+
+
+def _train_paper(config, seeds, method, inits, progress, checkpoint):
+    variant = "paper"
+    program = engine._get_program(config, variant)
+    tr = config.training
+    n_w = qnn.n_weights(config, variant)
+    S = len(seeds)
+    starts = [_check_init(init, config, variant, method, seed) for init, seed in zip(inits, seeds)]
+    k0 = starts[0][1]
+    if any(s[1] != k0 for s in starts):  # pragma: no cover - train_seeds has no init
+        raise ValueError("all runs must resume from the same epoch")
+    theta = np.stack([s[0] for s in starts])  # (S, P)
+    hist = [s[2] for s in starts]
+    data = [sample_channels(config.system, tr.n_data, _stream(seed, _STREAM_DATA)) for seed in seeds]
+    x_all = np.stack([qnn.encode_angles(H_hat) for _, H_hat in data])  # (S, n_data, n_in)
+    scorers = [_Scorer(config, H_hat) for _, H_hat in data]
+    rows_s = np.arange(S)
+    shift = tr.shift
+    if method in ("shift", "printed"):
+        delta = np.zeros((2 * n_w + 1, n_w))
+        delta[1 : n_w + 1] = shift * np.eye(n_w)
+        delta[n_w + 1 :] = -shift * np.eye(n_w)
+    else:
+        delta = None
+    table = np.stack([sc.table for sc in scorers]) if scorers[0].table is not None else None
+    mtable = np.stack([sc.min_table for sc in scorers]) if table is not None else None
+
+    def score(order_rows, a):
+        # order_rows (S,), a (S, R, M) -> loss, min-rate (S, R)
+        if table is not None:
+            idx = qnn.assignment_index(a, config.system.n_user)
+            return table[rows_s[:, None], order_rows[:, None], idx], mtable[rows_s[:, None], order_rows[:, None], idx]
+        loss = np.stack([scorers[s].loss(order_rows[s], a[s]) for s in range(S)])
+        mr = np.stack([scorers[s].min_rate(order_rows[s], a[s]) for s in range(S)])
+        return loss, mr
+
+    bar = tqdm(total=tr.n_epoch, initial=k0, disable=not progress, desc=f"train paper/{method}")
+    for epoch in range(k0, tr.n_epoch):
+        lr = tr.step_size / np.sqrt(epoch + 1.0)
+        orders = np.stack([_stream(seed, _STREAM_EPOCH, epoch).permutation(tr.n_data) for seed in seeds])
+        loss_sum = np.zeros(S)
+        mr_sum = np.zeros(S)
+        for step in range(tr.n_data):
+            rows = orders[:, step]
+            x = x_all[rows_s, rows][:, None, :]  # (S, 1, n_in)
+            if delta is not None:
+                a = _paper_decide(program, config, x, theta[:, None, :] + delta)
+                L, mr = score(rows, a)
+                loss_sum += L[:, 0]
+                mr_sum += mr[:, 0]
+                diff = L[:, 1 : n_w + 1] - L[:, n_w + 1 :]
+                if method == "shift":
+                    grad = diff / (2.0 * np.sin(shift))
+                else:
+                    grad = -0.5 * np.sin(shift) * diff
+                theta = theta - lr * grad
+            else:  # rotosolve, one weight at a time
+                for j in range(n_w):
+                    trio = np.repeat(theta[:, None, :], 3, axis=1)
+                    trio[:, 1, j] += np.pi / 2
+                    trio[:, 2, j] -= np.pi / 2
+                    L, mr = score(rows, _paper_decide(program, config, x, trio))
+                    if j == 0:
+                        loss_sum += L[:, 0]
+                        mr_sum += mr[:, 0]
+                    theta = theta.copy()
+                    theta[:, j] = (
+                        theta[:, j] - np.pi / 2 - np.arctan2(2 * L[:, 0] - L[:, 1] - L[:, 2], L[:, 1] - L[:, 2])
+                    )
+        for s in range(S):
+            hist[s][0].append(loss_sum[s] / tr.n_data)
+            hist[s][1].append(mr_sum[s] / tr.n_data)
+            hist[s][2].append(loss_sum[s] / tr.n_data)
+        bar.update(1)
+        bar.set_postfix(loss=f"{float(np.mean(loss_sum)) / tr.n_data:.2f}")
+        if checkpoint is not None:
+            save_weights(checkpoint, _result(config, variant, method, seeds[0], theta[0], hist[0], None))
+    bar.close()
+    return [_result(config, variant, method, seeds[s], theta[s], hist[s], None) for s in range(S)]
+
+
+def _result(config, variant, method, seed, weights, hist, opt_state):
+    return TrainResult(
+        weights=np.array(weights),
+        loss=np.array(hist[0], dtype=np.float64),
+        min_rate=np.array(hist[1], dtype=np.float64),
+        objective=np.array(hist[2], dtype=np.float64),
+        config=config,
+        variant=variant,
+        method=method,
+        seed=int(seed),
+        opt_state=np.zeros(0) if opt_state is None else np.array(opt_state),
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# reupload variant
+# ---------------------------------------------------------------------------------------
+
+
+def _train_reupload(config, seeds, method, inits, progress, checkpoint):
+    variant = "reupload"
+    program = engine._get_program(config, variant)
+    tr, sys = config.training, config.system
+    n_w = qnn.n_weights(config, variant)
+    S = len(seeds)
+    starts = [_check_init(init, config, variant, method, seed) for init, seed in zip(inits, seeds)]
+    k0 = starts[0][1]
+    theta = np.stack([s[0] for s in starts])  # (S, P)
+    hist = [s[2] for s in starts]
+    m_adam = np.zeros((S, n_w))
+    v_adam = np.zeros((S, n_w))
+    for s, st in enumerate(starts):
+        if st[3] is not None:
+            m_adam[s], v_adam[s] = st[3][:n_w], st[3][n_w:]
+    rho = db_to_linear(tr.train_snr_db)
+    index, covers = qnn._code_tables(sys.n_ap, sys.n_user)
+    n_codes = 2 ** qnn.n_clbits(config, variant)
+    # map every bitstring to its candidate (or -1 for an invalid code)
+    code_to_cand = np.full(n_codes, -1, dtype=np.int64)
+    code_to_cand[index] = np.arange(len(index))
+    valid = code_to_cand >= 0
+    cover_code = np.zeros(n_codes, dtype=bool)
+    cover_code[index[covers]] = True
+    if not covers.any():
+        cover_code = valid.copy()
+    n_imitate = int(round(IMITATION_FRACTION * tr.n_epoch)) if method == "imitation" else 0
+    batch = min(BATCH, tr.n_data)
+    n_steps = -(-tr.n_data // batch)
+    b1, b2 = _ADAM_BETAS
+    bar = tqdm(total=tr.n_epoch, initial=k0, disable=not progress, desc=f"train reupload/{method}")
+    for epoch in range(k0, tr.n_epoch):
+        lr = ADAM_STEP
+        xs, targets, mtabs, ltabs = [], [], [], []
+        for seed in seeds:
+            _, H_hat = sample_channels(sys, tr.n_data, _stream(seed, _STREAM_EPOCH, epoch))
+            sc = _Scorer(config, H_hat)
+            xs.append(qnn.encode_angles(H_hat))
+            if epoch < n_imitate:
+                best = exhaustive(H_hat, rho, sys.interference_factor, sys.penalty)
+                targets.append(index[qnn.assignment_index(best, sys.n_user)])
+            # per-bitstring min-rate and loss (invalid code: an unserved user)
+            mr = np.full((tr.n_data, n_codes), -sys.penalty)
+            mr[:, valid] = sc.min_table[:, code_to_cand[valid]]
+            mtabs.append(mr)
+            ltabs.append((sc.capacity[:, None] - mr) ** 2)
+        xs, mtabs, ltabs = np.stack(xs), np.stack(mtabs), np.stack(ltabs)
+        sums = np.zeros((3, S))
+        for step in range(n_steps):
+            sl = slice(step * batch, min((step + 1) * batch, tr.n_data))
+            nb = sl.stop - sl.start
+            x = xs[:, sl]  # (S, nb, n_in)
+            th = theta[:, None, :]
+            lead, xb, tb = engine._broadcast_inputs(program, x, th)
+            psi = engine._forward(program, xb, tb)
+            probs = engine._measured_probabilities(program, psi).reshape(lead + (n_codes,))  # (S, nb, C)
+            if epoch < n_imitate:
+                tgt = np.stack(targets)[:, sl]  # (S, nb)
+                p_t = np.take_along_axis(probs, tgt[..., None], axis=-1)[..., 0]
+                p_t = np.maximum(p_t, 1e-12)
+                obj = -np.log(p_t)
+                cot = np.zeros_like(probs)
+                np.put_along_axis(cot, tgt[..., None], (-1.0 / p_t / nb)[..., None], axis=-1)
+            elif method == "imitation":
+                q = np.where(cover_code, probs, 0.0)
+                z = np.maximum(q.sum(axis=-1), 1e-12)
+                r = mtabs[:, sl]
+                expected = (q * r).sum(axis=-1) / z
+                obj = -expected
+                cot = np.where(cover_code, -(r - expected[..., None]) / z[..., None] / nb, 0.0)
+            else:  # expected loss over all bitstrings
+                lt = ltabs[:, sl]
+                obj = (probs * lt).sum(axis=-1)
+                cot = lt / nb
+            g = engine._backward(program, psi, xb, tb, cot.reshape(-1, n_codes))
+            grad = g.reshape(S, nb, n_w).sum(axis=1)  # (S, P)
+            # history: decoded assignments at the weights in force
+            q = np.where(cover_code, probs, -1.0)
+            chosen = np.argmax(q, axis=-1)  # bitstring of the decoded assignment
+            dec_mr = np.take_along_axis(mtabs[:, sl], chosen[..., None], -1)[..., 0]
+            dec_loss = np.take_along_axis(ltabs[:, sl], chosen[..., None], -1)[..., 0]
+            sums[0] += dec_loss.sum(axis=1)
+            sums[1] += dec_mr.sum(axis=1)
+            sums[2] += obj.sum(axis=1)
+            # Adam
+            t = epoch * n_steps + step + 1
+            m_adam = b1 * m_adam + (1 - b1) * grad
+            v_adam = b2 * v_adam + (1 - b2) * grad * grad
+            mhat = m_adam / (1 - b1**t)
+            vhat = v_adam / (1 - b2**t)
+            theta = theta - lr * mhat / (np.sqrt(vhat) + _ADAM_EPS)
+        for s in range(S):
+            for i in range(3):
+                hist[s][i].append(sums[i, s] / tr.n_data)
+        bar.update(1)
+        bar.set_postfix(loss=f"{float(np.mean(sums[0])) / tr.n_data:.2f}")
+        if checkpoint is not None:
+            state = np.concatenate([m_adam[0], v_adam[0]])
+            save_weights(checkpoint, _result(config, variant, method, seeds[0], theta[0], hist[0], state))
+    bar.close()
+    return [
+        _result(config, variant, method, seeds[s], theta[s], hist[s], np.concatenate([m_adam[s], v_adam[s]]))
+        for s in range(S)
+    ]
+
+
+# ---------------------------------------------------------------------------------------
+# public API
+# ---------------------------------------------------------------------------------------
+
+
+def train(config: Preset, variant: str = "paper", *, method=None, rng=None, progress: bool = False, init=None, checkpoint=None) -> TrainResult:
+    """Train the QNN (Algorithm 1 for ``paper``; see the module docstring).
+
+    Parameters
+    ----------
+    config : cfmimo.config.Preset
+        Uses ``config.system`` and ``config.training`` (``n_data``, ``n_epoch``,
+        ``step_size``, ``shift``, ``train_snr_db``, ``seed``, ``n_layer``, ``n_neuron``).
+    variant : {"paper", "reupload"}
+    method : str, optional
+        ``paper``: ``"shift"`` (default), ``"printed"`` (Eq. 17 as printed) or
+        ``"rotosolve"``; ``reupload``: ``"imitation"`` (default) or ``"expected"``.
+    rng : int, numpy.random.Generator or None
+        Seed of the run; ``None`` uses ``config.training.seed``. Same seed, same result
+        (bit for bit).
+    progress : bool
+        Show a tqdm bar over epochs.
+    init : TrainResult, array_like or None
+        A :class:`TrainResult` of this same run (e.g. :func:`load_weights` of a
+        checkpoint) resumes it after its finished epochs; an array of ``n_weights``
+        weights starts a new run from them.
+    checkpoint : str or Path, optional
+        After every epoch, the run so far is saved there atomically (:func:`save_weights`).
+
+    Returns
+    -------
+    TrainResult
+    """
+    config = qnn._check_config(config)
+    variant = qnn._check_variant(variant)
+    method = _check_method(variant, method)
+    seed = _seed_of(rng, config)
+    runner = _train_paper if variant == "paper" else _train_reupload
+    return runner(config, [seed], method, [init], progress, checkpoint)[0]
+
+
+def train_seeds(config: Preset, variant: str = "paper", seeds=(0, 1, 2), *, method=None, progress: bool = False) -> list[TrainResult]:
+    """Train several independent runs at once (one engine call per step for all seeds).
+
+    Result ``i`` is bit-identical to ``train(config, variant, method=method,
+    rng=seeds[i])``; batching only amortises the Python overhead.
+
+    Parameters
+    ----------
+    seeds : sequence of int
+        Non-negative, at least one.
+    """
+    config = qnn._check_config(config)
+    variant = qnn._check_variant(variant)
+    method = _check_method(variant, method)
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("seeds must contain at least one seed")
+    for s in seeds:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0:
+            raise ValueError(f"seeds must be non-negative integers, got {s!r}")
+    seeds = [int(s) for s in seeds]
+    runner = _train_paper if variant == "paper" else _train_reupload
+    return runner(config, seeds, method, [None] * len(seeds), progress, None)
+
+
+def decide(config: Preset, variant: str, weights, H_hat, *, chunk: int = 4096) -> np.ndarray:
+    """Deployment (Algorithm 1 lines 9-10): assignments for estimated channels.
+
+    Parameters
+    ----------
+    config : Preset
+    variant : {"paper", "reupload"}
+    weights : array_like, shape ``(n_weights,)`` (or a :class:`TrainResult`)
+    H_hat : array_like, complex, shape ``(..., n_ap, n_user, n_tx)``
+    chunk : int
+        Channels per engine call (bounds memory).
+
+    Returns
+    -------
+    ndarray of int, shape ``(..., n_ap)``
+    """
+    config = qnn._check_config(config)
+    variant = qnn._check_variant(variant)
+    if isinstance(weights, TrainResult):
+        weights = weights.weights
+    weights = np.asarray(weights, dtype=np.float64)
+    n_w = qnn.n_weights(config, variant)
+    if weights.shape != (n_w,):
+        raise ValueError(f"weights must have shape (n_weights = {n_w},), got shape {weights.shape}")
+    chunk = int(chunk)
+    if chunk < 1:
+        raise ValueError(f"chunk = {chunk} is out of range; allowed: >= 1")
+    x = qnn.encode_angles(H_hat)
+    if x.shape[-1] != qnn.n_inputs(config):
+        raise ValueError(f"H_hat has {x.shape[-1]} links per sample, the config has n_ap * n_user = {qnn.n_inputs(config)}")
+    lead = x.shape[:-1]
+    flat = x.reshape(-1, x.shape[-1])
+    out = np.empty((flat.shape[0], config.system.n_ap), dtype=np.int64)
+    for start in range(0, flat.shape[0], chunk):
+        probs = engine.exact_probabilities(config, variant, flat[start : start + chunk], weights)
+        out[start : start + chunk] = qnn.decide_from_probabilities(config, variant, probs)
+    return out.reshape(lead + (config.system.n_ap,))
+
+
+# ---------------------------------------------------------------------------------------
+# files and cache
+# ---------------------------------------------------------------------------------------
+
+
+def _config_to_dict(config: Preset) -> dict:
+    return dataclasses.asdict(config)
+
+
+def _config_from_dict(d: dict) -> Preset:
+    sys = dict(d["system"])
+    sys["snr_db"] = tuple(sys["snr_db"])
+    return Preset(
+        name=d["name"],
+        system=SystemConfig(**sys),
+        training=TrainingConfig(**d["training"]),
+        n_trials=d["n_trials"],
+        distance_means=tuple(d["distance_means"]),
+        seed=d["seed"],
+    )
+
+
+def save_weights(path, result: TrainResult) -> Path:
+    """Write ``result`` to ``path`` (``.npz``) atomically.
+
+    The file is written to a temporary file in the same folder and moved over ``path``
+    with :func:`os.replace`: a run killed while saving leaves the previous file intact.
+    """
+    if not isinstance(result, TrainResult):
+        raise ValueError(f"result must be a TrainResult, got {type(result).__name__}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "config": _config_to_dict(result.config),
+        "variant": result.variant,
+        "method": result.method,
+        "seed": result.seed,
+        "version": __version__,
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(
+                fh,
+                weights=result.weights,
+                loss=result.loss,
+                min_rate=result.min_rate,
+                objective=result.objective,
+                opt_state=result.opt_state,
+                meta=np.array(json.dumps(meta, sort_keys=True)),
+            )
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_weights(path) -> TrainResult:
+    """Read a :class:`TrainResult` written by :func:`save_weights`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"path = {str(path)!r} is not a file")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            arrays = {k: np.array(data[k]) for k in ("weights", "loss", "min_rate", "objective", "opt_state")}
+    except (OSError, KeyError, ValueError) as exc:
+        raise ValueError(f"path = {str(path)!r} is not a weights file written by save_weights: {exc}") from None
+    return TrainResult(
+        config=_config_from_dict(meta["config"]),
+        variant=meta["variant"],
+        method=meta["method"],
+        seed=int(meta["seed"]),
+        **arrays,
+    )
+
+
+_SOURCE_MODULES = ("config", "channel", "rates", "baselines", "qnn", "engine", "train")
+
+
+def cache_key(config: Preset, variant: str, method=None, seed=None) -> str:
+    """SHA-256 of everything a training run depends on: the config, variant, method,
+    seed, the package version and the source code of the modules that compute it."""
+    import importlib
+
+    config = qnn._check_config(config)
+    variant = qnn._check_variant(variant)
+    method = _check_method(variant, method)
+    seed = _seed_of(seed, config)
+    h = hashlib.sha256()
+    h.update(json.dumps({"config": _config_to_dict(config), "variant": variant, "method": method, "seed": seed, "version": __version__}, sort_keys=True).encode())
+    for name in _SOURCE_MODULES:
+        module = importlib.import_module(f"cfmimo.{name}")
+        h.update(inspect.getsource(module).encode())
+    h.update(np.__version__.encode())
+    return h.hexdigest()
+
+
+def _default_cache_dir() -> Path | None:
+    notebooks = Path(__file__).resolve().parent.parent / "notebooks"
+    return notebooks / "_cache" if notebooks.is_dir() else None
+
+
+def trained(config: Preset, variant: str = "paper", cache_dir=None, *, method=None, seed=None, progress: bool = False) -> TrainResult:
+    """A deterministic training run, cached on disk.
+
+    The cache file is named by :func:`cache_key`, so any change of the configuration,
+    seed, method or of the code that computes the result starts a fresh run. The
+    result is bit-identical whether it comes from the cache or not (``.npz`` stores
+    float64 exactly).
+
+    Parameters
+    ----------
+    cache_dir : str or Path, optional
+        Default: ``notebooks/_cache`` of the source tree (no cache when the package is not
+        run from a source checkout).
+    method, seed : optional
+        As in :func:`train` (``seed`` defaults to ``config.training.seed``).
+    """
+    key = cache_key(config, variant, method, seed)
+    method = _check_method(variant, method)
+    directory = Path(cache_dir) if cache_dir is not None else _default_cache_dir()
+    path = None if directory is None else directory / f"{variant}-{method}-{key[:24]}.npz"
+    if path is not None and path.is_file():
+        try:
+            result = load_weights(path)
+        except ValueError:
+            result = None
+        if result is not None and result.finished:
+            return result
+    result = train(config, variant, method=method, rng=seed, progress=progress)
+    if path is not None:
+        save_weights(path, result)
+    return result
