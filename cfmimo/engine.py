@@ -34,6 +34,7 @@ __all__ = [
     "exact_outputs",
     "exact_vjp",
     "sampler_probabilities",
+    "gradient_timings",
 ]
 
 _SUPPORTED = {"h", "x", "rx", "ry", "rz", "cx", "cz"}
@@ -568,3 +569,87 @@ def sampler_probabilities(config: Preset, variant: str, x, theta, shots: int, rn
     offsets = np.arange(ints.shape[0], dtype=np.int64)[:, None] * size
     counts = np.bincount((ints + offsets).ravel(), minlength=ints.shape[0] * size).reshape(-1, size)
     return (counts / shots).reshape(lead + (size,))
+
+
+# ---------------------------------------------------------------------------------------
+# timing (benchmarks/bench_engine.py and the book quote the ratios)
+# ---------------------------------------------------------------------------------------
+
+
+def gradient_timings(config: Preset, variant: str = "paper", *, shots: int = 1024, repeat: int = 3, rng=0) -> dict:
+    """Wall time of the ``2P + 1`` circuit evaluations of one parameter-shift gradient.
+
+    Measured in the same process, each the best of ``repeat`` runs:
+
+    * ``exact_s``: :func:`exact_probabilities`, one call for all ``2P + 1`` rows;
+    * ``sampler_loop_s``: Aer ``SamplerV2``, one bound circuit per ``run`` call (the
+      one-circuit-per-call loop of a naive implementation), ``shots`` shots each;
+    * ``sampler_array_s``: Aer ``SamplerV2``, one PUB with a ``(2P + 1)``-row parameter
+      array (:func:`sampler_probabilities`);
+    * ``estimator_array_s``: Aer ``EstimatorV2`` (exact expectation values,
+      ``default_precision = 0``), one PUB with the parameter array and one Z observable per
+      measured qubit.
+
+    Returns
+    -------
+    dict
+        The times, ``n_circuits = 2P + 1`` and the ratios ``*_ratio`` = time / ``exact_s``.
+    """
+    from qiskit_aer.primitives import EstimatorV2, SamplerV2
+
+    from .timing import best_time
+
+    program = _get_program(config, variant)
+    rng = np.random.default_rng(rng)
+    n_w = program.n_weights
+    x = rng.uniform(0, np.pi, qnn.n_inputs(config))
+    theta = rng.uniform(0, 2 * np.pi, n_w)
+    delta = np.concatenate([np.zeros((1, n_w)), np.pi / 2 * np.eye(n_w), -np.pi / 2 * np.eye(n_w)])
+    thetas = theta + delta
+    n_rows = thetas.shape[0]
+    tcirc, params = _sampler_circuit(config, variant)
+    _, xb, tb = _broadcast_inputs(program, x, thetas)
+    values = _column_values(params, xb, tb)
+    sampler = SamplerV2(seed=1)
+
+    def exact():
+        exact_probabilities(config, variant, x, thetas)
+
+    def sampler_loop():
+        for row in values:
+            sampler.run([(tcirc, row, shots)]).result()
+
+    def sampler_array():
+        sampler_probabilities(config, variant, x, thetas, shots, rng=1)
+
+    bare = qnn.build_circuit(config, variant)
+    measured = []
+    for inst in bare.data:
+        if inst.operation.name == "measure":
+            measured.append((bare.find_bit(inst.clbits[0]).index, bare.find_bit(inst.qubits[0]).index))
+    bare = bare.remove_final_measurements(inplace=False)
+    n_bare = bare.num_qubits
+    # one Z per measured qubit, as Pauli labels (qubit 0 rightmost), shape (n_clbits, 1)
+    obs = [["".join("Z" if i == q else "I" for i in range(n_bare - 1, -1, -1))] for _, q in sorted(measured)]
+    est_params = list(bare.parameters)
+    est_values = _column_values(est_params, xb, tb)
+    estimator = EstimatorV2(options={"default_precision": 0.0})
+
+    def estimator_array():
+        estimator.run([(bare, obs, est_values[None, :, :])]).result()
+
+    for fn in (exact, sampler_array, estimator_array):
+        fn()  # warm up (compilation, caches)
+    out = {
+        "variant": variant,
+        "n_circuits": n_rows,
+        "n_qubits": qnn.n_qubits(config, variant),
+        "shots": shots,
+        "exact_s": best_time(exact, repeat),
+        "sampler_loop_s": best_time(sampler_loop, repeat),
+        "sampler_array_s": best_time(sampler_array, repeat),
+        "estimator_array_s": best_time(estimator_array, repeat),
+    }
+    for key in ("sampler_loop", "sampler_array", "estimator_array"):
+        out[f"{key}_ratio"] = out[f"{key}_s"] / out["exact_s"]
+    return out
