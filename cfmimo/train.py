@@ -96,6 +96,7 @@ __all__ = [
     "load_weights",
     "trained",
     "cache_key",
+    "convergence_epoch",
 ]
 
 METHODS = {"paper": ("shift", "printed", "rotosolve"), "reupload": ("imitation", "expected")}
@@ -141,6 +142,10 @@ class TrainResult:
     seed : int
     opt_state : ndarray
         Optimiser state needed to resume (Adam moments for ``reupload``; empty otherwise).
+    flat : ndarray, shape ``(epochs_done,)``
+        ``paper`` with ``shift``/``printed``: per-epoch share of steps whose ``2P`` shifted
+        losses all equal the centre loss, i.e. whose update is exactly zero (the decoded
+        loss is piecewise constant in the weights); NaN for the other methods.
     """
 
     weights: np.ndarray
@@ -152,9 +157,12 @@ class TrainResult:
     method: str
     seed: int
     opt_state: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    flat: np.ndarray | None = None
 
     def __post_init__(self):
-        for name in ("weights", "loss", "min_rate", "objective", "opt_state"):
+        if self.flat is None:
+            object.__setattr__(self, "flat", np.full(np.shape(self.loss), np.nan))
+        for name in ("weights", "loss", "min_rate", "objective", "opt_state", "flat"):
             arr = np.array(getattr(self, name), dtype=np.float64)
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
@@ -206,7 +214,7 @@ def _check_init(init, config, variant, method, seed):
     n_w = qnn.n_weights(config, variant)
     if init is None:
         weights = qnn.init_weights(config, variant, _stream(seed, _STREAM_INIT))
-        return weights, 0, ([], [], []), None
+        return weights, 0, ([], [], [], []), None
     if isinstance(init, TrainResult):
         if init.variant != variant or init.method != method or init.seed != seed or init.config != config:
             raise ValueError(
@@ -214,7 +222,7 @@ def _check_init(init, config, variant, method, seed):
                 "pass init.weights to start a new run from its weights"
             )
         k = init.epochs_done
-        hist = (list(init.loss), list(init.min_rate), list(init.objective))
+        hist = (list(init.loss), list(init.min_rate), list(init.objective), list(init.flat))
         state = init.opt_state if init.opt_state.size else None
         return np.array(init.weights, dtype=np.float64), k, hist, state
     weights = np.array(init, dtype=np.float64)
@@ -222,7 +230,7 @@ def _check_init(init, config, variant, method, seed):
         raise ValueError(f"init must have shape (n_weights = {n_w},), got shape {weights.shape}")
     if not np.all(np.isfinite(weights)):
         raise ValueError("init contains NaN or inf weights")
-    return weights, 0, ([], [], []), None
+    return weights, 0, ([], [], [], []), None
 
 
 # ---------------------------------------------------------------------------------------
@@ -314,6 +322,7 @@ def _train_paper(config, seeds, method, inits, progress, checkpoint):
         orders = np.stack([_stream(seed, _STREAM_EPOCH, epoch).permutation(tr.n_data) for seed in seeds])
         loss_sum = np.zeros(S)
         mr_sum = np.zeros(S)
+        flat_sum = np.zeros(S)
         for step in range(tr.n_data):
             rows = orders[:, step]
             x = x_all[rows_s, rows][:, None, :]  # (S, 1, n_in)
@@ -323,6 +332,7 @@ def _train_paper(config, seeds, method, inits, progress, checkpoint):
                 loss_sum += L[:, 0]
                 mr_sum += mr[:, 0]
                 diff = L[:, 1 : n_w + 1] - L[:, n_w + 1 :]
+                flat_sum += np.all(L[:, 1:] == L[:, :1], axis=1)
                 if method == "shift":
                     grad = diff / (2.0 * np.sin(shift))
                 else:
@@ -345,6 +355,7 @@ def _train_paper(config, seeds, method, inits, progress, checkpoint):
             hist[s][0].append(loss_sum[s] / tr.n_data)
             hist[s][1].append(mr_sum[s] / tr.n_data)
             hist[s][2].append(loss_sum[s] / tr.n_data)
+            hist[s][3].append(flat_sum[s] / tr.n_data if delta is not None else np.nan)
         bar.update(1)
         bar.set_postfix(loss=f"{float(np.mean(loss_sum)) / tr.n_data:.2f}")
         if checkpoint is not None:
@@ -364,6 +375,7 @@ def _result(config, variant, method, seed, weights, hist, opt_state):
         method=method,
         seed=int(seed),
         opt_state=np.zeros(0) if opt_state is None else np.array(opt_state),
+        flat=np.array(hist[3], dtype=np.float64),
     )
 
 
@@ -466,6 +478,7 @@ def _train_reupload(config, seeds, method, inits, progress, checkpoint):
         for s in range(S):
             for i in range(3):
                 hist[s][i].append(sums[i, s] / tr.n_data)
+            hist[s][3].append(np.nan)
         bar.update(1)
         bar.set_postfix(loss=f"{float(np.mean(sums[0])) / tr.n_data:.2f}")
         if checkpoint is not None:
@@ -632,6 +645,7 @@ def save_weights(path, result: TrainResult) -> Path:
                 min_rate=result.min_rate,
                 objective=result.objective,
                 opt_state=result.opt_state,
+                flat=result.flat,
                 meta=np.array(json.dumps(meta, sort_keys=True)),
             )
             fh.flush()
@@ -652,7 +666,7 @@ def load_weights(path) -> TrainResult:
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
-            arrays = {k: np.array(data[k]) for k in ("weights", "loss", "min_rate", "objective", "opt_state")}
+            arrays = {k: np.array(data[k]) for k in ("weights", "loss", "min_rate", "objective", "opt_state", "flat")}
     except (OSError, KeyError, ValueError) as exc:
         raise ValueError(f"path = {str(path)!r} is not a weights file written by save_weights: {exc}") from None
     return TrainResult(
@@ -721,3 +735,30 @@ def trained(config: Preset, variant: str = "paper", cache_dir=None, *, method=No
     if path is not None:
         save_weights(path, result)
     return result
+
+
+def convergence_epoch(loss, rel_tol: float = 0.01, tail: int = 10) -> int:
+    """First epoch from which the loss stays within ``rel_tol`` of its final level.
+
+    The final level is the mean of the last ``tail`` epochs; the result is the smallest
+    ``e`` such that every epoch ``>= e`` is within ``rel_tol * |level|`` of it (the number
+    of epochs if none is).
+
+    Parameters
+    ----------
+    loss : array_like, shape ``(n_epoch,)``
+    rel_tol : float, > 0
+    tail : int, >= 1
+    """
+    loss = np.asarray(loss, dtype=np.float64)
+    if loss.ndim != 1 or loss.size == 0 or not np.all(np.isfinite(loss)):
+        raise ValueError(f"loss must be a non-empty 1-d array of finite numbers, got shape {loss.shape}")
+    if not (isinstance(rel_tol, (int, float)) and rel_tol > 0):
+        raise ValueError(f"rel_tol = {rel_tol!r} is out of range; allowed: > 0")
+    if isinstance(tail, bool) or not isinstance(tail, (int, np.integer)) or tail < 1:
+        raise ValueError(f"tail = {tail!r} is out of range; allowed: integer >= 1")
+    level = loss[-min(tail, loss.size):].mean()
+    outside = np.abs(loss - level) > rel_tol * abs(level)
+    if not outside.any():
+        return 0
+    return int(np.flatnonzero(outside)[-1] + 1)

@@ -157,3 +157,17 @@ def test_compiled_program_prunes_the_paper_circuit():
     # the three RZ's of the last AP are fused into one with three input terms
     rz = [g for g in program.gates if g.name == "rz"]
     assert len(rz) == 1 and [i for i, _ in rz[0].x_terms] == [9, 10, 11]
+
+
+def test_input_sensitivity_pattern():
+    """Paper: only o_0 depends on x, only on the last AP's angles (equally, as they add);
+    reupload: every readout depends on every input."""
+    s = engine.input_sensitivity(PAPER, "paper", n_samples=8)
+    assert s.shape == (4, 12)
+    assert np.all(s[0, 9:] > 1e-3)
+    np.testing.assert_allclose(s[0, 9:], s[0, 9], rtol=1e-6)
+    mask = np.ones_like(s, dtype=bool)
+    mask[0, 9:] = False
+    assert np.all(s[mask] < 1e-9)
+    r = engine.input_sensitivity(PAPER, "reupload", n_samples=8)
+    assert r.shape == (12, 12) and np.all(r > 1e-4)

@@ -203,3 +203,15 @@ def test_bad_arguments():
         train.train_seeds(SMOKE, "paper", seeds=[1.5])
     with pytest.raises(ValueError, match="TrainResult"):
         train.save_weights("x.npz", {"weights": 1})
+
+
+def test_flat_fraction_and_convergence(paper_run, reupload_run):
+    assert np.all((paper_run.flat >= 0) & (paper_run.flat <= 1))
+    assert np.all(np.isnan(reupload_run.flat))
+    assert train.convergence_epoch(np.array([5.0, 3.0, 2.0, 2.0, 2.0]), tail=2) == 2
+    assert train.convergence_epoch(np.array([2.0, 2.0]), tail=1) == 0
+    assert train.convergence_epoch(np.array([1.0, 2.0, 3.0]), tail=1) == 2
+    with pytest.raises(ValueError, match="loss"):
+        train.convergence_epoch(np.array([]))
+    with pytest.raises(ValueError, match="rel_tol"):
+        train.convergence_epoch(np.ones(3), rel_tol=0)
