@@ -72,8 +72,9 @@ __all__ = [
 
 DEFAULT_BACKEND = "fake_melbourne"
 """The default fake backend: the smallest IBM fake device with room for the 8-qubit
-circuits (15 qubits, CX basis, 2018 calibration: median CX error about 3%, readout
-error about 5%). Its 2 x 7 ladder contains an 8-qubit cycle, so both QNN variants (the
+circuits (IBM Q 16 Melbourne, a 2018 device; 15 qubits, CX basis, calibration snapshot
+of March 2021: median CX error about 3%, readout error about 5%). Its coupling map, a
+2 x 7 ladder plus one qubit, contains an 8-qubit cycle, so both QNN variants (the
 ``reupload`` one has a ring of CX gates) map onto 8 physical qubits without SWAPs, which
 keeps the noisy (density-matrix) simulation cheap. On heavy-hex devices such as
 ``fake_guadalupe`` the ring needs SWAPs and 12 active qubits."""
