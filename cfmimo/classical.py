@@ -144,9 +144,10 @@ def fit_mlp(
     n_user: int,
     *,
     hidden: int = 2,
-    imitation_steps: int = 500,
-    finetune_steps: int = 500,
-    learning_rate: float = 0.05,
+    imitation_steps: int = 1500,
+    finetune_steps: int = 1500,
+    learning_rate: float = 0.02,
+    batch_size: int = 256,
     rng=None,
 ) -> MLP:
     """Train the perceptron: imitation of the per-channel optimum, then expected min-rate.
@@ -161,8 +162,10 @@ def fit_mlp(
     hidden : int
         Hidden units; :func:`n_parameters` gives the size.
     imitation_steps, finetune_steps : int
-        Full-batch Adam steps of each phase.
+        Adam steps of each phase.
     learning_rate : float
+    batch_size : int
+        Channels per step, drawn without replacement epoch by epoch (``>= n``: full batch).
     rng : int, numpy.random.Generator or None
 
     Returns
@@ -180,6 +183,8 @@ def fit_mlp(
     if features.ndim != 2 or len(features) != len(rates):
         raise ValueError(f"features must have shape (n={len(rates)}, n_features), got {features.shape}")
     features = _check_features(features, features.shape[1])
+    rng = np.random.default_rng(rng)
+    batch_size = min(check_count("batch_size", batch_size), len(features))
     model = init_mlp(features.shape[1], hidden, n_ap, n_user, rng)
     cands = all_assignments(n_ap, n_user)
     onehot = (cands[:, :, None] == np.arange(n_user)).astype(np.float64)  # (C, M, K)
@@ -188,22 +193,27 @@ def fit_mlp(
     m = [np.zeros_like(p) for p in params]
     v = [np.zeros_like(p) for p in params]
     history = {"cross_entropy": [], "expected_min_rate": []}
-    n = len(features)
+    order = np.empty(0, dtype=np.int64)
     step = 0
+    onehot_flat = onehot.reshape(len(cands), -1)
     for phase, steps in (("imitation", imitation_steps), ("finetune", finetune_steps)):
         for _ in range(steps):
+            if len(order) < batch_size:
+                order = np.concatenate([order, rng.permutation(len(features))])
+            rows, order = order[:batch_size], order[batch_size:]
+            x, n = features[rows], batch_size
             current = MLP(*params, n_ap=n_ap, n_user=n_user)
-            log_p = _log_softmax(current.logits(features))  # (n, M, K)
+            log_p = _log_softmax(current.logits(x))  # (n, M, K)
             p = np.exp(log_p)
             if phase == "imitation":
-                history["cross_entropy"].append(float(-(target * log_p).sum() / n))
-                dlogits = (p - target) / n  # gradient of the loss to minimise
+                history["cross_entropy"].append(float(-(target[rows] * log_p).sum() / n))
+                dlogits = (p - target[rows]) / n  # gradient of the loss to minimise
             else:
                 joint = np.exp(log_p[:, np.arange(n_ap), cands].sum(axis=-1))  # (n, C)
-                history["expected_min_rate"].append(float((joint * rates).sum() / n))
-                weighted = joint * rates  # d/dz_{mj} sum_c p_c r_c = sum_c p_c r_c (1[c_m=j] - p_mj)
-                dlogits = -(np.einsum("nc,cmk->nmk", weighted, onehot) - weighted.sum(1)[:, None, None] * p) / n
-            grads = _grads(current, features, dlogits)
+                weighted = joint * rates[rows]  # d/dz_{mj} sum_c p_c r_c = sum_c p_c r_c (1[c_m=j] - p_mj)
+                history["expected_min_rate"].append(float(weighted.sum() / n))
+                dlogits = -((weighted @ onehot_flat).reshape(n, n_ap, n_user) - weighted.sum(1)[:, None, None] * p) / n
+            grads = _grads(current, x, dlogits)
             step += 1
             for i, g in enumerate(grads):
                 m[i] = 0.9 * m[i] + 0.1 * g

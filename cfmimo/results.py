@@ -58,6 +58,18 @@ class StudyResult:
         except ValueError:
             raise ValueError(f"policy {policy!r} is not in this study; have {list(self.policies)}") from None
 
+    def curve(self, metric: str, policy: str, distance_index: int):
+        """Mean and 95% CI half-width of ``metric`` (``"min_rate"`` or ``"sum_rate"``) over SNR.
+
+        Returns
+        -------
+        mean, half_width : ndarray, shape ``(n_snr,)``
+        """
+        if metric not in ("min_rate", "sum_rate"):
+            raise ValueError(f"metric = {metric!r}; allowed: 'min_rate', 'sum_rate'")
+        values = getattr(self, metric)[self.index(policy), distance_index]  # (n_snr, n_trials)
+        return mean_ci(values, axis=-1)
+
     @property
     def min_rate(self) -> np.ndarray:
         """``(n_policy, n_distance, n_snr, n_trials)``."""

@@ -209,6 +209,27 @@ def _stream(seed, stream, epoch=0):
     return np.random.default_rng([seed, stream, epoch])
 
 
+def training_channels(config: Preset, variant: str = "paper", seed=None) -> np.ndarray:
+    """The estimated channels a training run sees, in the order it sees them.
+
+    Paper variant: the ``n_data`` channels of Algorithm 1 (each epoch revisits them).
+    Reupload variant: ``n_epoch * n_data`` fresh channels, epoch after epoch. Use this
+    to train another model (e.g. :func:`cfmimo.classical.fit_mlp`) on exactly the same data.
+
+    Returns
+    -------
+    ndarray, complex, shape ``(n, n_ap, n_user, n_tx)``
+    """
+    variant = qnn._check_variant(variant)
+    seed = _seed_of(seed, config)
+    tr = config.training
+    if variant == "paper":
+        return sample_channels(config.system, tr.n_data, _stream(seed, _STREAM_DATA))[1]
+    return np.concatenate(
+        [sample_channels(config.system, tr.n_data, _stream(seed, _STREAM_EPOCH, epoch))[1] for epoch in range(tr.n_epoch)]
+    )
+
+
 def _check_init(init, config, variant, method, seed):
     """Normalise ``init`` to (weights, k epochs done, history lists, opt_state)."""
     n_w = qnn.n_weights(config, variant)
