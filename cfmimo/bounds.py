@@ -965,7 +965,7 @@ def circuit_gradient(config, variant: str, x, theta, convention: str = "qiskit")
 
     With inputs ``x``: adjoint differentiation (:func:`cfmimo.engine.exact_vjp`), which
     uses no shift rule, so it is an independent reference for Eq. (17). With
-    ``x=None`` (input |0>): the parameter-shift rule with shift :math:`\\pi/(2\\omega)`
+    ``x=None`` (input ``|0>``): the parameter-shift rule with shift :math:`\\pi/(2\\omega)`
     on Qiskit ``Statevector`` values, exact because each weight enters one rotation
     gate (checked on the built circuit). The appendix convention's
     :math:`e^{-i\\theta Y}` is ``RY(2 theta)``, so its gradient is twice Qiskit's at
@@ -1010,7 +1010,7 @@ def expected_sq_gradient_norm(
     variant : str
     x : array_like, shape ``(n_ap * n_user,)`` or ``(n_samples, n_ap * n_user)``, or None
         One input, one input per sample (e.g. encoded channel draws), or ``None`` for
-        the input |0> (slow path, see :func:`readout_parity_cost`).
+        the input ``|0>`` (slow path, see :func:`readout_parity_cost`).
     n_samples : int
         Weight draws (>= 2).
     rng : int, numpy.random.Generator or None

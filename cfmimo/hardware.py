@@ -3,7 +3,7 @@
 The cloud QNN of :mod:`cfmimo.qnn` runs here the way it would run on IBM hardware:
 
 1. **Transpile** to an ISA circuit (only the backend's native gates, on its coupling
-   map) with :func:`qiskit.transpiler.generate_preset_pass_manager`, seeded with
+   map) with ``qiskit.transpiler.generate_preset_pass_manager``, seeded with
    ``seed_transpiler`` so the layout and routing are reproducible (:func:`isa_circuit`).
 2. **Run** with qiskit-ibm-runtime's current sampler primitive,
    :class:`qiskit_ibm_runtime.executor_sampler.Sampler` (in 0.51 the top-level

@@ -643,7 +643,7 @@ def save_weights(path, result: TrainResult) -> Path:
     """Write ``result`` to ``path`` (``.npz``) atomically.
 
     The file is written to a temporary file in the same folder and moved over ``path``
-    with :func:`os.replace`: a run killed while saving leaves the previous file intact.
+    with ``os.replace``: a run killed while saving leaves the previous file intact.
     """
     if not isinstance(result, TrainResult):
         raise ValueError(f"result must be a TrainResult, got {type(result).__name__}")
