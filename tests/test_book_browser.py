@@ -93,7 +93,8 @@ def test_chapter_renders(chapter, html_root, tmp_path):
     text = _visible_text(dom)
     assert re.search(r"<h1\b", dom), "no title"
     assert "Traceback" not in text
-    assert not re.search(r"\bnan\b", text, flags=re.I), "a 'nan' is shown"
+    if chapter != "book/api":  # docstrings legitimately say "NaN"; results never may
+        assert not re.search(r"\bnan\b", text, flags=re.I), "a 'nan' is shown"
     assert "output traceback" not in dom and "output error" not in dom
     assert "cdn.jsdelivr" not in dom and "cdnjs" not in dom, "maths must load offline"
     source = ROOT / f"{chapter}.ipynb"
