@@ -69,6 +69,16 @@ def check_real(name: str, value, low: float, high: float) -> float:
     return value
 
 
+def check_int(name: str, value, low: int, high: int | None = None) -> int:
+    """Return ``value`` as an int in ``[low, high]`` (``high=None``: no upper bound)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < low or (high is not None and value > high):
+        allowed = f"[{low}, {high}]" if high is not None else f">= {low}"
+        raise ValueError(f"{name} = {value} is out of range; allowed: {allowed}")
+    return int(value)
+
+
 def check_count(name: str, value, low: int = 1) -> int:
     """Return ``value`` as an int ``>= low``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

@@ -39,6 +39,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields, replace
 
+from ._validation import check_int as _check_int
+
 __all__ = [
     "SystemConfig",
     "TrainingConfig",
@@ -48,14 +50,6 @@ __all__ = [
     "preset",
     "db_to_linear",
 ]
-
-
-def _check_int(name: str, value, low: int, high: int | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < low or (high is not None and value > high):
-        allowed = f"[{low}, {high}]" if high is not None else f">= {low}"
-        raise ValueError(f"{name} = {value} is out of range; allowed: {allowed}")
 
 
 def _check_float(

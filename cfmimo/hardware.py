@@ -45,11 +45,12 @@ import functools
 import inspect
 import json
 import math
-import numbers
 import os
 import warnings
 
 import numpy as np
+
+from ._validation import check_int as _check_int
 
 __all__ = [
     "DEFAULT_BACKEND",
@@ -342,15 +343,6 @@ def _is_simulated(backend) -> bool:
 # ---------------------------------------------------------------------------------------
 # transpilation
 # ---------------------------------------------------------------------------------------
-
-
-def _check_int(name: str, value, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < low or (high is not None and value > high):
-        allowed = f"[{low}, {high}]" if high is not None else f">= {low}"
-        raise ValueError(f"{name} = {value} is out of range; allowed: {allowed}")
-    return int(value)
 
 
 def _check_fits(circuit, backend) -> None:
