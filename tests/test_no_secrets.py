@@ -6,8 +6,7 @@ Three checks:
    preset with ``QISKIT_IBM_TOKEN`` set to a random planted value; the executed notebook
    (outputs, metadata, everything) must not contain it, and must show that the kernel did
    see a token (so the credential code paths ran);
-2. every committed notebook and, if the book was built, every page of ``_build/html``
-   is scanned for secret-looking strings and for the token of the environment running
+2. every committed notebook and every page of the book built from them is scanned for secret-looking strings and for the token of the environment running
    the tests, if any;
 3. the scanner itself finds planted secrets (so the checks above can fail).
 
@@ -24,7 +23,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "06_noise_hardware.ipynb"
-HTML = ROOT / "_build" / "html"
 
 SECRET_PATTERNS = {
     "IBM Quantum API token (128 hex digits)": re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{128}(?![0-9A-Fa-f])"),
@@ -127,10 +125,11 @@ def test_committed_notebooks_hold_no_secrets():
     assert _files_with(notebooks, _notebook_text, _environment_token()) == []
 
 
-def test_built_book_holds_no_secrets():
-    pages = sorted(HTML.rglob("*.html")) if HTML.is_dir() else []
-    if not pages:
-        pytest.skip("the book is not built (_build/html); `make book` builds it")
+def test_built_book_holds_no_secrets(built_book_html):
+    """The book built from the committed notebooks (conftest's ``built_book_html``)."""
+    HTML = built_book_html
+    pages = sorted(HTML.rglob("*.html"))
+    assert pages, "the book build produced no pages"
     sources = sorted((HTML / "_sources").rglob("*")) if (HTML / "_sources").is_dir() else []
     sources = [p for p in sources if p.is_file()]
     assert _files_with(pages + sources, _page_text, _environment_token()) == []
