@@ -24,7 +24,15 @@ from .config import Preset, db_to_linear
 from .rates import gain_matrix, rates_from_gains
 from .stats import mean_ci
 
-__all__ = ["StudyResult", "run_study", "classical_policies", "summary_rows"]
+__all__ = [
+    "StudyResult",
+    "run_study",
+    "classical_policies",
+    "LearnedPolicies",
+    "learned_policies",
+    "summary_rows",
+    "summary_markdown",
+]
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,73 @@ def classical_policies(mu: float, penalty: float, rng=None) -> dict:
         "strongest AP": lambda H_hat, rho: baselines.strongest_ap(H_hat),
         "random": lambda H_hat, rho: baselines.random_assignment(H_hat, rng),
     }
+
+
+@dataclass(frozen=True)
+class LearnedPolicies:
+    """The trained models of the study, as policies.
+
+    Attributes
+    ----------
+    policies : dict of str to callable
+        ``policy(H_hat, rho) -> a``; none of them depends on ``rho``.
+    sizes : dict of str to int
+        Trainable parameters of each.
+    perceptron_names : tuple of str
+        Names of the perceptrons, smallest first.
+    n_training_channels : int
+        Channels the perceptrons (and the improved QNN) were trained on.
+    """
+
+    policies: dict
+    sizes: dict
+    perceptron_names: tuple
+    n_training_channels: int
+
+
+def learned_policies(config: Preset, *, perceptron_hidden=(None, 32)) -> LearnedPolicies:
+    """Both QNNs (:func:`cfmimo.train.trained`) and perceptrons trained on the same data.
+
+    The perceptrons (:mod:`cfmimo.classical`) see the QNNs' inputs
+    (:func:`cfmimo.qnn.encode_angles`) and exactly the improved QNN's training channels
+    (:func:`cfmimo.train.training_channels`) at the training SNR, with its objective
+    (imitation, then expected min-rate) and its serve-every-user decoder.
+
+    Parameters
+    ----------
+    config : Preset
+    perceptron_hidden : tuple of int or None
+        Hidden sizes; ``None`` picks the smallest size with at least as many parameters as
+        the improved QNN.
+    """
+    from . import classical, qnn, train
+
+    system = config.system
+    paper = train.trained(config, "paper")
+    improved = train.trained(config, "reupload")
+    channels = train.training_channels(config, "reupload")
+    rho = db_to_linear(config.training.train_snr_db)
+    rates = classical.candidate_rates(channels, channels, rho, system.interference_factor, system.penalty)
+    features = qnn.encode_angles(channels)
+    n_improved = qnn.n_weights(config, "reupload")
+    policies = {
+        "paper QNN": lambda H_hat, rho: train.decide(config, "paper", paper.weights, H_hat),
+        "improved QNN": lambda H_hat, rho: train.decide(config, "reupload", improved.weights, H_hat),
+    }
+    sizes = {"paper QNN": qnn.n_weights(config, "paper"), "improved QNN": n_improved}
+    names = []
+    for hidden in perceptron_hidden:
+        if hidden is None:
+            hidden = next(
+                h for h in range(1, 4096)
+                if classical.n_parameters(features.shape[1], h, system.n_ap, system.n_user) >= n_improved
+            )
+        model = classical.fit_mlp(features, rates, system.n_ap, system.n_user, hidden=hidden, rng=config.training.seed)
+        name = f"perceptron ({hidden} hidden)"
+        policies[name] = lambda H_hat, rho, m=model: m.decide(qnn.encode_angles(H_hat))
+        sizes[name] = model.n_parameters
+        names.append(name)
+    return LearnedPolicies(policies, sizes, tuple(names), len(channels))
 
 
 def run_study(
@@ -201,3 +276,18 @@ def summary_rows(result: StudyResult, distance_index: int, snr_index: int, refer
             }
         )
     return rows
+
+
+def summary_markdown(rows: list[dict], sizes: dict | None = None) -> str:
+    """A Markdown table of :func:`summary_rows` (parameter counts from ``sizes``)."""
+    sizes = sizes or {}
+    lines = [
+        "| policy | parameters | min rate (bit/s/Hz) | of optimum | optimal decisions | user unserved |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['policy']} | {sizes.get(r['policy'], '-')} | {r['min_rate']:.3f} ± {r['min_rate_ci']:.3f} | "
+            f"{100 * r['fraction_of_optimum']:.1f}% | {100 * r['share_optimal']:.1f}% | {100 * r['share_unserved']:.1f}% |"
+        )
+    return "\n".join(lines)

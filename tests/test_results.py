@@ -55,3 +55,16 @@ def test_bad_policies():
     pol["bad"] = lambda H_hat, rho: np.zeros((3, 4), dtype=int)
     with pytest.raises(ValueError, match="policy 'bad' returned shape"):
         results.run_study(cfg, pol)
+
+
+def test_learned_policies_on_smoke_preset():
+    cfg = config.SMOKE
+    learned = results.learned_policies(cfg, perceptron_hidden=(None, 4))
+    small, large = learned.perceptron_names
+    assert learned.sizes[small] >= learned.sizes["improved QNN"]
+    assert learned.sizes[large] == 25 * 4 + 12  # (12 + 1) * 4 + (4 + 1) * 12
+    assert learned.n_training_channels == cfg.training.n_data * cfg.training.n_epoch
+    _, H_hat = channel.sample_channels(cfg.system, 5, rng=0)
+    for name, policy in learned.policies.items():
+        a = policy(H_hat, 1.0)
+        assert a.shape == (5, 4) and a.min() >= 0 and a.max() <= 2, name
