@@ -97,6 +97,7 @@ __all__ = [
     "trained",
     "cache_key",
     "convergence_epoch",
+    "training_channels",
 ]
 
 METHODS = {"paper": ("shift", "printed", "rotosolve"), "reupload": ("imitation", "expected")}
