@@ -24,7 +24,7 @@ import numpy as np
 
 from ._validation import check_count, check_real
 from .baselines import all_assignments
-from .rates import _check_scalars, _gain_matrix, _rates_from_selected
+from .rates import _check_scalars, _gain_matrix, _rates_from_selected, serves_every_user
 
 __all__ = ["MLP", "n_parameters", "init_mlp", "candidate_rates", "fit_mlp", "serve_all_mask"]
 
@@ -97,7 +97,7 @@ def _log_softmax(z):
 def serve_all_mask(n_ap: int, n_user: int) -> np.ndarray:
     """Which candidates of :func:`~cfmimo.baselines.all_assignments` serve every user, ``(n_user**n_ap,)``."""
     cands = all_assignments(n_ap, n_user)
-    return np.all(np.any(cands[:, :, None] == np.arange(n_user), axis=1), axis=1)
+    return serves_every_user(cands, n_user)
 
 
 def candidate_rates(H, H_hat, rho, mu, penalty=10.0) -> np.ndarray:

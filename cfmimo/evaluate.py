@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import baselines
-from .rates import gain_matrix, rates_from_gains
+from .rates import gain_matrix, rates_from_gains, serves_every_user
 from .stats import mean_ci
 
 __all__ = ["PolicyScore", "score_policy", "baseline_assignments", "markdown_table"]
@@ -66,7 +66,7 @@ def score_policy(name, a, H, H_hat, rho, mu, optimal=None) -> PolicyScore:
     a = np.asarray(a)
     rates = rates_from_gains(gain_matrix(H, H_hat), a, rho, mu, penalty=0.0)
     n_user = H.shape[-2]
-    unserved = ~np.all(np.any(a[..., None] == np.arange(n_user), axis=-2), axis=-1)
+    unserved = ~serves_every_user(a, n_user)
     mins, mins_ci = mean_ci(rates.min(axis=-1))
     sums, sums_ci = mean_ci(rates.sum(axis=-1))
     share_optimal = None

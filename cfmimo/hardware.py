@@ -805,6 +805,7 @@ def boundary_z(config, variant: str, probs, shots: int) -> np.ndarray:
         boundary); ``0`` on a boundary.
     """
     from . import qnn
+    from .rates import serves_every_user
 
     shots = _check_int("shots", shots, 1, _MAX_SHOTS)
     n_ap, n_user = config.system.n_ap, config.system.n_user
@@ -820,7 +821,7 @@ def boundary_z(config, variant: str, probs, shots: int) -> np.ndarray:
             return z.min(axis=-1)
         joint = qnn.assignment_probabilities(config, variant, probs)  # (..., n_cand)
         candidates = qnn.candidate_assignments(n_ap, n_user)
-        covers = np.all(np.any(candidates[:, :, None] == np.arange(n_user), axis=1), axis=1)
+        covers = serves_every_user(candidates, n_user)
         if covers.sum() >= 2:
             joint = joint[..., covers]
         if joint.shape[-1] < 2:

@@ -35,7 +35,24 @@ __all__ = [
     "ideal_capacity",
     "loss",
     "normalized_loss",
+    "serves_every_user",
 ]
+
+
+def serves_every_user(a, n_user: int) -> np.ndarray:
+    """Whether each assignment gives every user at least one AP.
+
+    Parameters
+    ----------
+    a : array_like of int, shape ``(..., n_ap)``
+    n_user : int
+
+    Returns
+    -------
+    ndarray of bool, shape ``(...)``
+    """
+    a = np.asarray(a)
+    return np.all(np.any(a[..., None] == np.arange(n_user), axis=-2), axis=-1)
 
 
 def _check_pair(H, H_hat):

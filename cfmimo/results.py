@@ -21,7 +21,7 @@ from tqdm import tqdm
 from . import baselines
 from .channel import sample_channels
 from .config import Preset, db_to_linear
-from .rates import gain_matrix, rates_from_gains
+from .rates import gain_matrix, rates_from_gains, serves_every_user
 from .stats import mean_ci
 
 __all__ = [
@@ -241,7 +241,7 @@ def run_study(
                 user_rates[p, i, j] = rates_from_gains(true_gains, a, rho, mu, penalty=0.0)
                 mine = rates_from_gains(est_gains, a, rho, mu, penalty).min(axis=-1)
                 optimal[p, i, j] = mine >= best - 1e-12 * np.abs(best)
-                unserved[p, i, j] = ~np.all(np.any(a[..., None] == np.arange(system.n_user), axis=-2), axis=-1)
+                unserved[p, i, j] = ~serves_every_user(a, system.n_user)
             bar.update()
     bar.close()
     per_1000 = {name: 1000 * seconds[name] / max(1, decisions_made[name]) for name in names}

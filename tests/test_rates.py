@@ -146,3 +146,9 @@ def test_normalized_loss_undefined_at_zero_snr():
     H, H_hat = channel.sample_channels(PAPER.system, 1, 0)
     with pytest.raises(ValueError, match="rho > 0"):
         rates.normalized_loss(H, H_hat, np.array([0, 1, 2, 0]), 0.0, 0.1)
+
+
+def test_serves_every_user():
+    a = np.array([[0, 1, 2, 0], [0, 0, 1, 1], [2, 2, 2, 2]])
+    np.testing.assert_array_equal(rates.serves_every_user(a, 3), [True, False, False])
+    assert rates.serves_every_user(np.array([0, 1]), 2).shape == ()
