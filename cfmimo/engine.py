@@ -308,21 +308,12 @@ def _apply(gate: _Gate, psi, x, theta, adjoint=False, scratch=None):
     b1 = scratch[1].reshape(v0.shape)
     c = np.cos(half)
     s = np.sin(half)
-    if name == "rx":
-        s = -1j * s  # RX: [[c, -i s], [-i s, c]]; written as [[c, s'], [s', c]]
-        np.multiply(v0, c, out=b0)
-        np.multiply(v1, s, out=b1)
-        np.add(b0, b1, out=b0)  # new |0>
-        np.multiply(v0, s, out=b1)
-        np.multiply(v1, c, out=v1)
-        np.add(v1, b1, out=v1)  # new |1>
-        np.copyto(v0, b0)
-        return
-    # RY: [[c, -s], [s, c]]
+    # RY: [[c, -s], [s, c]];  RX: [[c, -i s], [-i s, c]]
+    upper, lower = (-1j * s, -1j * s) if name == "rx" else (-s, s)
     np.multiply(v0, c, out=b0)
-    np.multiply(v1, s, out=b1)
-    np.subtract(b0, b1, out=b0)  # new |0>
-    np.multiply(v0, s, out=b1)
+    np.multiply(v1, upper, out=b1)
+    np.add(b0, b1, out=b0)  # new |0>
+    np.multiply(v0, lower, out=b1)
     np.multiply(v1, c, out=v1)
     np.add(v1, b1, out=v1)  # new |1>
     np.copyto(v0, b0)
