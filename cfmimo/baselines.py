@@ -17,6 +17,7 @@ from .rates import _check_scalars, _gain_matrix, _rates_from_selected
 
 __all__ = [
     "all_assignments",
+    "candidate_min_rates",
     "exhaustive",
     "exhaustive_loop",
     "strongest_ap",
@@ -51,6 +52,52 @@ def all_assignments(n_ap: int, n_user: int) -> np.ndarray:
     return _all_assignments(n_ap, n_user)
 
 
+def _block_min_rates(gains, block, rho, mu, penalty):
+    """Min-rate of each candidate in ``block`` ``(c, n_ap)`` on gains ``(n, M, K, K)`` -> ``(n, c)``."""
+    n_ap, n_user = gains.shape[-3], gains.shape[-1]
+    selected = gains[:, np.arange(n_ap), block, :]  # (n, c, M, K)
+    served = block[:, :, None] == np.arange(n_user)  # (c, M, K)
+    return _rates_from_selected(selected, served, rho, mu, penalty).min(axis=-1)
+
+
+def _prepare(H_hat, H, rho, mu, penalty):
+    H_hat = as_channel("H_hat", H_hat)
+    H = H_hat if H is None else as_channel("H", H)
+    if H.shape != H_hat.shape:
+        raise ValueError(f"H and H_hat must have the same shape, got {H.shape} and {H_hat.shape}")
+    rho, mu, penalty = _check_scalars(rho, mu, penalty)
+    if rho.ndim:
+        raise ValueError("rho must be one scalar here; loop over an SNR grid outside")
+    n_ap, n_user = H_hat.shape[-3:-1]
+    gains = _gain_matrix(H, H_hat).reshape((-1, n_ap, n_user, n_user))
+    return H_hat.shape[:-3], gains, rho, mu, penalty
+
+
+def candidate_min_rates(H_hat, rho, mu, penalty=10.0, *, H=None) -> np.ndarray:
+    """Min-rate :math:`\\min_k R_k` of every candidate assignment on every channel.
+
+    The table behind :func:`exhaustive` (its argmax along the last axis), for callers
+    that need all of it: training losses, imitation targets, Eq. (18) over all
+    assignments. Scored on ``H_hat`` (or on ``H`` with precoders from ``H_hat``).
+
+    Parameters
+    ----------
+    H_hat : array_like, complex, shape ``(..., n_ap, n_user, n_tx)``
+    rho, mu, penalty : float
+        As in :func:`cfmimo.rates.user_rates` (one scalar ``rho``).
+    H : array_like, complex, optional
+
+    Returns
+    -------
+    ndarray, shape ``(..., n_user ** n_ap)``
+        Columns in the order of :func:`all_assignments`.
+    """
+    lead, gains, rho, mu, penalty = _prepare(H_hat, H, rho, mu, penalty)
+    n_ap, n_user = gains.shape[-3], gains.shape[-1]
+    table = _block_min_rates(gains, all_assignments(n_ap, n_user), rho, mu, penalty)
+    return table.reshape(lead + (table.shape[-1],))
+
+
 def exhaustive(H_hat, rho, mu, penalty=10.0, *, H=None) -> np.ndarray:
     """Max-min optimal assignment by exhaustive search (Eq. 7 over all :math:`N_{user}^{N_{AP}}`).
 
@@ -76,26 +123,15 @@ def exhaustive(H_hat, rho, mu, penalty=10.0, *, H=None) -> np.ndarray:
     -------
     ndarray of int, shape ``(..., n_ap)``
     """
-    H_hat = as_channel("H_hat", H_hat)
-    H = H_hat if H is None else as_channel("H", H)
-    if H.shape != H_hat.shape:
-        raise ValueError(f"H and H_hat must have the same shape, got {H.shape} and {H_hat.shape}")
-    rho, mu, penalty = _check_scalars(rho, mu, penalty)
-    if rho.ndim:
-        raise ValueError("exhaustive takes one scalar rho; loop over an SNR grid outside")
-    lead, (n_ap, n_user) = H_hat.shape[:-3], H_hat.shape[-3:-1]
+    lead, gains, rho, mu, penalty = _prepare(H_hat, H, rho, mu, penalty)
+    n_ap, n_user = gains.shape[-3], gains.shape[-1]
     candidates = all_assignments(n_ap, n_user)
-    gains = _gain_matrix(H, H_hat).reshape((-1, n_ap, n_user, n_user))
     n = gains.shape[0]
     best_value = np.full(n, -np.inf)
     best_index = np.zeros(n, dtype=np.int64)
     chunk = max(1, _CHUNK_ELEMENTS // max(1, n * n_ap * n_user))
-    ap = np.arange(n_ap)
     for start in range(0, len(candidates), chunk):
-        block = candidates[start : start + chunk]  # (c, M)
-        selected = gains[:, ap, block, :]  # (n, c, M, K)
-        served = block[:, :, None] == np.arange(n_user)  # (c, M, K)
-        value = _rates_from_selected(selected, served, rho, mu, penalty).min(axis=-1)  # (n, c)
+        value = _block_min_rates(gains, candidates[start : start + chunk], rho, mu, penalty)  # (n, c)
         arg = value.argmax(axis=1)
         top = value[np.arange(n), arg]
         better = top > best_value

@@ -680,20 +680,17 @@ def normalized_loss_all_assignments(H_hat, rho, mu, penalty: float = 10.0):
     leaves_unserved : ndarray of bool, shape ``(n_assign,)``
         Whether the candidate leaves some user without an AP.
     """
-    from .baselines import all_assignments
-    from .rates import gain_matrix, ideal_capacity, rates_from_gains
+    from .baselines import all_assignments, candidate_min_rates
+    from .rates import ideal_capacity, serves_every_user
 
-    gains = gain_matrix(H_hat, H_hat)
-    if gains.ndim != 4:
+    if np.ndim(H_hat) != 4:
         raise ValueError(f"H_hat must have shape (n, n_ap, n_user, n_tx), got {np.shape(H_hat)}")
-    n_ap, n_user = gains.shape[-3], gains.shape[-1]
-    cand = all_assignments(n_ap, n_user)
+    n_ap, n_user = np.shape(H_hat)[-3:-1]
     capacity = ideal_capacity(H_hat, rho)  # (n,)
     if np.any(capacity <= 0):
         raise ValueError("rho must be > 0: Eq. (18) divides by the ideal capacity")
-    rates = rates_from_gains(gains[:, None], cand[None], rho, mu, penalty)  # (n, A, K)
-    losses = (1.0 - rates.min(axis=-1) / capacity[:, None]) ** 2
-    return losses, _unserved_mask(cand, n_user).any(axis=-1)
+    losses = (1.0 - candidate_min_rates(H_hat, rho, mu, penalty) / capacity[:, None]) ** 2
+    return losses, ~serves_every_user(all_assignments(n_ap, n_user), n_user)
 
 
 def literal_penalty_optimum(H_hat, rho, mu, unserved_rate: float):

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._validation import check_count, check_real
-from .baselines import all_assignments
-from .rates import _check_scalars, _gain_matrix, _rates_from_selected, serves_every_user
+from .baselines import all_assignments, candidate_min_rates
+from .rates import serves_every_user
 
 __all__ = ["MLP", "n_parameters", "init_mlp", "candidate_rates", "fit_mlp", "serve_all_mask"]
 
@@ -101,14 +101,11 @@ def serve_all_mask(n_ap: int, n_user: int) -> np.ndarray:
 
 
 def candidate_rates(H, H_hat, rho, mu, penalty=10.0) -> np.ndarray:
-    """Min-rate of every candidate assignment on every channel, ``(n, n_user**n_ap)``."""
-    rho, mu, penalty = _check_scalars(rho, mu, penalty)
-    n_ap, n_user = H_hat.shape[-3:-1]
-    cands = all_assignments(n_ap, n_user)
-    gains = _gain_matrix(np.asarray(H), np.asarray(H_hat))
-    selected = gains[:, np.arange(n_ap), cands, :]  # (n, C, M, K)
-    served = cands[:, :, None] == np.arange(n_user)
-    return _rates_from_selected(selected, served, rho, mu, penalty).min(axis=-1)
+    """Min-rate of every candidate assignment on every channel, ``(n, n_user**n_ap)``.
+
+    :func:`cfmimo.baselines.candidate_min_rates` scored on ``H`` with precoders from ``H_hat``.
+    """
+    return candidate_min_rates(H_hat, rho, mu, penalty, H=H)
 
 
 def init_mlp(n_features: int, hidden: int, n_ap: int, n_user: int, rng=None) -> MLP:

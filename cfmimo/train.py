@@ -77,7 +77,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import __version__, engine, qnn
-from .baselines import exhaustive
+from .baselines import candidate_min_rates, exhaustive
 from .channel import sample_channels
 from .config import Preset, SystemConfig, TrainingConfig, db_to_linear
 from .rates import gain_matrix, ideal_capacity, rates_from_gains
@@ -271,9 +271,7 @@ class _Scorer:
         self.capacity = ideal_capacity(H_hat, self.rho)  # (n,)
         self.table = None
         if sys.n_user**sys.n_ap <= _MAX_TABLE:
-            cand = qnn.candidate_assignments(sys.n_ap, sys.n_user)
-            rates = rates_from_gains(self.gains[:, None], cand[None], self.rho, self.mu, self.penalty)
-            self.min_table = rates.min(axis=-1)  # (n, n_cand)
+            self.min_table = candidate_min_rates(H_hat, self.rho, self.mu, self.penalty)  # (n, n_cand)
             self.table = (self.capacity[:, None] - self.min_table) ** 2
 
     def min_rate(self, rows, a):

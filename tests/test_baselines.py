@@ -86,3 +86,15 @@ def test_bad_input(channels):
         baselines.exhaustive(np.full_like(H_hat, np.nan), 1.0, 0.1)
     with pytest.raises(ValueError, match="rho = -1"):
         baselines.greedy(H_hat, -1.0, 0.1)
+
+
+def test_candidate_min_rates_table(channels):
+    H, H_hat = channels
+    table = baselines.candidate_min_rates(H_hat, 10.0, 0.1)
+    cands = baselines.all_assignments(4, 3)
+    np.testing.assert_allclose(table, rates.min_rate(H_hat[:, None], H_hat[:, None], cands, 10.0, 0.1), rtol=1e-12)
+    np.testing.assert_array_equal(cands[table.argmax(axis=1)], baselines.exhaustive(H_hat, 10.0, 0.1))
+    oracle = baselines.candidate_min_rates(H_hat, 10.0, 0.1, H=H)
+    np.testing.assert_allclose(oracle, rates.min_rate(H[:, None], H_hat[:, None], cands, 10.0, 0.1), rtol=1e-12)
+    with pytest.raises(ValueError, match="rho must be one scalar"):
+        baselines.candidate_min_rates(H_hat, np.array([1.0, 2.0]), 0.1)
