@@ -34,6 +34,9 @@ __all__ = [
     "learned_policies",
     "summary_rows",
     "summary_markdown",
+    "rate_evaluation_counts",
+    "fraction_table",
+    "grid_point",
 ]
 
 
@@ -258,16 +261,64 @@ def summary_rows(result: StudyResult, distance_index: int, snr_index: int, refer
     return rows
 
 
-def summary_markdown(rows: list[dict], sizes: dict | None = None) -> str:
-    """A Markdown table of :func:`summary_rows` (parameter counts from ``sizes``)."""
+def summary_markdown(rows: list[dict], sizes: dict | None = None, rate_evaluations: dict | None = None) -> str:
+    """A Markdown table of :func:`summary_rows` (parameter counts from ``sizes``; with
+    ``rate_evaluations``, a column of min-rate evaluations per decision, ``None`` = varies)."""
     sizes = sizes or {}
-    lines = [
-        "| policy | parameters | min rate (bit/s/Hz) | of optimum | optimal decisions | user unserved |",
-        "|---|---|---|---|---|---|",
-    ]
+    evals = rate_evaluations is not None
+    rate_evaluations = rate_evaluations or {}
+    head = "| policy | parameters | min rate (bit/s/Hz) | of optimum | optimal decisions | user unserved |"
+    lines = [head + (" rate evaluations |" if evals else ""), "|---|---|---|---|---|---|" + ("---|" if evals else "")]
     for r in rows:
-        lines.append(
+        line = (
             f"| {r['policy']} | {sizes.get(r['policy'], '-')} | {r['min_rate']:.3f} ± {r['min_rate_ci']:.3f} | "
             f"{100 * r['fraction_of_optimum']:.1f}% | {100 * r['share_optimal']:.1f}% | {100 * r['share_unserved']:.1f}% |"
         )
+        if evals:
+            n = rate_evaluations.get(r["policy"], "-")
+            line += f" {'varies' if n is None else n} |"
+        lines.append(line)
     return "\n".join(lines)
+
+
+def rate_evaluation_counts(policies: dict, n_ap: int, n_user: int) -> dict:
+    """Min-rate evaluations per decision of each :class:`cfmimo.policies.Policy` (``None``: varies)."""
+    out = {}
+    for name, p in policies.items():
+        count = getattr(p, "rate_evaluations", None)
+        out[name] = None if count is None else int(count(n_ap, n_user))
+    return out
+
+
+def fraction_table(result: StudyResult, names, snr_index: int, reference: str = "exhaustive") -> str:
+    """Markdown table: each policy's mean min-rate as a fraction of ``reference``'s, one column per distance."""
+    names = [n for n in names if n in result.policies]
+    lines = [
+        "| policy | " + " | ".join(f"mu_d = {d}" for d in result.distance_means) + " |",
+        "|---|" + "---|" * len(result.distance_means),
+    ]
+    for name in names:
+        fractions = [
+            summary_rows(result, i, snr_index, reference)[result.index(name)]["fraction_of_optimum"]
+            for i in range(len(result.distance_means))
+        ]
+        lines.append(f"| {name} | " + " | ".join(f"{100 * f:.1f}%" for f in fractions) + " |")
+    return "\n".join(lines)
+
+
+def grid_point(value, grid, name: str, default):
+    """Pick the operating point of a table from a grid.
+
+    ``value=None`` takes the grid point nearest to ``default``; a value not on the grid
+    takes the nearest one. Returns ``(point, note)``; ``note`` says what was chosen and
+    why (empty when ``value`` is on the grid).
+    """
+    grid = tuple(float(g) for g in grid)
+    if not grid:
+        raise ValueError(f"{name}: the grid is empty")
+    target = float(default if value is None else value)
+    point = min(grid, key=lambda g: (abs(g - target), g))
+    if float(target) in grid:
+        return float(target), ""
+    reason = f"the default {target:g}" if value is None else f"{name} = {value:g}, which is not on the grid"
+    return point, f"{name} = {point:g}: the grid point {grid} nearest to {reason}"
