@@ -37,7 +37,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from ._validation import as_channel, check_count
-from .rates import _check_scalars, gain_matrix, rates_from_gains
+from .rates import gain_matrix, rates_from_gains
 
 __all__ = [
     "covering_argmax",
@@ -172,7 +172,6 @@ def _child_bounds(lp, allowed, a, free):
 
 def _top_k_one(lp, k):
     """Lawler's partitioning with lazy evaluation for one channel; ``lp`` ``(M, K)``."""
-    n_ap = lp.shape[0]
     allowed = np.isfinite(lp)
     root = _best_covering(np.where(allowed, lp, -np.inf))
     if root is None:
@@ -209,7 +208,6 @@ def _top_k_one(lp, k):
     while len(found) < k:  # fewer than k covering assignments with finite probability
         found.append(found[-1])
         scores.append(-np.inf)
-    assert len(found) == k and all(len(x) == n_ap for x in found)
     return found, scores
 
 
@@ -293,7 +291,10 @@ def rerank(H_hat, candidates, rho, mu, penalty=10.0) -> np.ndarray:
         )
     if candidates.shape[-2] < 1:
         raise ValueError("candidates must hold at least one assignment per channel (k >= 1)")
-    rho_arr, mu, penalty = _check_scalars(rho, mu, penalty)
+    try:
+        rho_arr = np.asarray(rho, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"rho must be a real number or array (linear SNR >= 0), got {rho!r}") from None
     if rho_arr.ndim:
         if rho_arr.shape != lead:
             raise ValueError(f"rho must be a scalar or have the batch shape {lead}, got {rho_arr.shape}")
