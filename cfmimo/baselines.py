@@ -234,7 +234,7 @@ def random_assignment(H_hat, rng=None) -> np.ndarray:
 random = random_assignment
 
 
-#: Channels per chunk of :func:`greedy_local_search` (bounds its memory, ~50 MB at 16 x 8).
+#: Channels per chunk of ``greedy_local_search`` (bounds its memory, ~50 MB at 16 x 8).
 _LOCAL_SEARCH_CHUNK = 1024
 
 

@@ -1,7 +1,7 @@
 """A classical neural-network baseline for the assignment problem.
 
 A one-hidden-layer perceptron (tanh) maps input features (by default
-:func:`perceptron_features`: the link features of :func:`cfmimo.features.link_features`
+:func:`perceptron_features`: the link features of ``cfmimo.features.link_features``
 that the one-qubit-per-AP QNN sees, flattened) to one softmax over users per AP. Its joint
 distribution over assignments is the product of the per-AP softmaxes. It is trained like
 the improved QNN:
@@ -19,8 +19,8 @@ the improved QNN:
    moving probability mass away from uncovering assignments rather than towards good
    ones, and collapsed small models to one constant assignment.)
 
-The decision uses the shared decoders of :mod:`cfmimo.decoders`: the most probable covering
-assignment (:meth:`MLP.decide`) or its top-k list for re-ranking (:meth:`MLP.top_k`).
+The decision uses the shared decoders of ``cfmimo.decoders``: the most probable covering
+assignment (``MLP.decide``) or its top-k list for re-ranking (``MLP.top_k``).
 Everything is plain numpy: mini-batch Adam, deterministic for a given ``rng``. Training
 needs the min-rate of every candidate of the training channels (:func:`candidate_rates`),
 so it is meant for sizes where ``n_user**n_ap`` stays small (4 x 3: 81).
@@ -56,7 +56,7 @@ __all__ = [
 def perceptron_features(H_hat) -> np.ndarray:
     """The QNN's link features, centred and flattened: ``(..., n_ap, n_user, n_tx) -> (n, n_user * n_ap * 3)``.
 
-    :func:`cfmimo.features.link_features` (gain, gap to the AP's best user, user's total
+    ``cfmimo.features.link_features`` (gain, gap to the AP's best user, user's total
     gain; angles in ``[0, pi]``) mapped affinely to ``2 (x - pi / 2)`` in ``[-pi, pi]``,
     columns in the order (user, AP, feature); leading batch axes are flattened into ``n``.
     The shift matters for a tanh network: with 36 inputs that are all positive, the hidden
@@ -130,7 +130,7 @@ class MLP:
     def decide(self, features) -> np.ndarray:
         """Most probable assignment among those that serve every user, ``(n, n_ap)``.
 
-        :func:`cfmimo.decoders.covering_argmax` (no enumeration). When ``n_ap < n_user``
+        ``cfmimo.decoders.covering_argmax`` (no enumeration). When ``n_ap < n_user``
         no assignment serves everyone and each AP takes its most probable user.
         """
         log_p = self.log_probs(features)
@@ -141,7 +141,7 @@ class MLP:
     def top_k(self, features, k: int):
         """The ``k`` most probable covering assignments and their log-probabilities.
 
-        :func:`cfmimo.decoders.top_k_covering`: ``(n, k, n_ap)`` and ``(n, k)``.
+        ``cfmimo.decoders.top_k_covering``: ``(n, k, n_ap)`` and ``(n, k)``.
         """
         return top_k_covering(self.log_probs(features), k)
 
@@ -344,7 +344,7 @@ def per_ap_objective(log_p, moves, a):
     draws its user from its softmax restricted to the users ``v`` for which the changed
     assignment still serves everyone (renormalised, :math:`q_{m,v}`):
     :math:`J = \\sum_m \\sum_v q_{m,v} r_{m,v}` with :math:`r_{m,v}` the min-rate of ``a``
-    with :math:`a_m = v` (:func:`cfmimo.baselines.move_min_rates`), and
+    with :math:`a_m = v` (``cfmimo.baselines.move_min_rates``), and
     :math:`\\partial J / \\partial z_{m,v} = q_{m,v} (r_{m,v} - J_m)`. Cost
     :math:`O(N_{AP} N_{user})` per channel: the objective of fine-tuning where the
     ``n_user**n_ap`` assignments cannot be listed.
@@ -353,7 +353,7 @@ def per_ap_objective(log_p, moves, a):
     ----------
     log_p : ndarray, shape ``(n, n_ap, n_user)``
     moves : ndarray, shape ``(n, n_ap, n_user)``
-        :func:`cfmimo.baselines.move_min_rates` of ``a``.
+        ``cfmimo.baselines.move_min_rates`` of ``a``.
     a : ndarray of int, shape ``(n, n_ap)``
         A covering assignment (the model's decoded decision).
 
@@ -398,9 +398,9 @@ def fit_mlp_on_channels(
     While ``n_user**n_ap <= max_candidates`` this is :func:`fit_mlp` on
     :func:`candidate_rates` (imitation of the exhaustive optimum, then the exact expected
     min-rate over covering assignments). Above it nothing lists the assignments: imitation
-    of :func:`cfmimo.baselines.greedy_local_search`, then fine-tuning on
+    of ``cfmimo.baselines.greedy_local_search``, then fine-tuning on
     :func:`per_ap_objective` around the model's own covering decision
-    (:func:`cfmimo.decoders.covering_argmax`).
+    (``cfmimo.decoders.covering_argmax``).
 
     Parameters
     ----------

@@ -3,7 +3,7 @@
 A *policy* is a callable ``policy(H_hat, rho) -> a`` that maps estimated channels
 ``(n, n_ap, n_user, n_tx)`` and a linear SNR to assignments ``(n, n_ap)``. Policies that
 ignore ``rho`` (the QNNs, the perceptron, strongest-AP, random) are called once per
-distance and reused at every SNR: :class:`cfmimo.policies.Policy` objects say so themselves
+distance and reused at every SNR: ``cfmimo.policies.Policy`` objects say so themselves
 (``uses_rho``), plain callables can be named in ``snr_independent``.
 
 For each mean distance :math:`\\mu_d` one set of ``n_trials`` channels is drawn and shared
@@ -95,7 +95,7 @@ class StudyResult:
 
 
 def classical_policies(mu: float, penalty: float, rng=None) -> dict:
-    """The classical policies as ``policy(H_hat, rho)`` callables: :func:`cfmimo.policies.classical_policies`."""
+    """The classical policies as ``policy(H_hat, rho)`` callables: ``cfmimo.policies.classical_policies``."""
     return registry.classical_policies(mu, penalty, rng)
 
 
@@ -126,10 +126,10 @@ class LearnedPolicies:
 
 
 def learned_policies(config: Preset, *, k: int = learned.TOP_K, entries=None) -> LearnedPolicies:
-    """Every learned policy of :data:`cfmimo.learned.LEARNED`, trained on the same data.
+    """Every learned policy of ``cfmimo.learned.LEARNED``, trained on the same data.
 
     Both QNNs come from :func:`cfmimo.train.trained` (cached on disk); the perceptrons
-    (:mod:`cfmimo.classical`) see the link features of :mod:`cfmimo.features` and exactly
+    (:mod:`cfmimo.classical`) see the link features of ``cfmimo.features`` and exactly
     the improved QNN's training channels (:func:`cfmimo.train.training_channels`) at the
     training SNR. Each model appears with its decoders: its own (the QNNs), the most
     probable covering assignment, and top-``k`` re-ranking (hybrids).
@@ -140,7 +140,7 @@ def learned_policies(config: Preset, *, k: int = learned.TOP_K, entries=None) ->
     k : int
         ``k`` of top-k re-ranking.
     entries : sequence of cfmimo.learned.LearnedEntry, optional
-        Default :data:`cfmimo.learned.LEARNED`.
+        Default ``cfmimo.learned.LEARNED``.
     """
     policies = learned.build_learned(config, entries, k=k)
     sizes = {name: p.n_parameters for name, p in policies.items()}
@@ -167,7 +167,7 @@ def run_study(
         Must include ``"exhaustive"`` (the reference for ``optimal``).
     snr_independent : iterable of str, optional
         Policies whose decision does not depend on ``rho`` (decided once per distance).
-        Default: those whose ``uses_rho`` attribute is false (:class:`cfmimo.policies.Policy`).
+        Default: those whose ``uses_rho`` attribute is false (``cfmimo.policies.Policy``).
     include_oracle : bool
         Add ``"oracle"``: exhaustive search scored on the true channel, an upper bound on
         every policy's min-rate in every trial.
@@ -282,7 +282,7 @@ def summary_markdown(rows: list[dict], sizes: dict | None = None, rate_evaluatio
 
 
 def rate_evaluation_counts(policies: dict, n_ap: int, n_user: int) -> dict:
-    """Min-rate evaluations per decision of each :class:`cfmimo.policies.Policy` (``None``: varies)."""
+    """Min-rate evaluations per decision of each ``cfmimo.policies.Policy`` (``None``: varies)."""
     out = {}
     for name, p in policies.items():
         count = getattr(p, "rate_evaluations", None)
