@@ -180,6 +180,28 @@ def _parameter_values(circuit, x, theta):
     return np.stack(columns, axis=-1)
 
 
+def _light_cone(circuit: QuantumCircuit, qubits):
+    """The gates of ``circuit`` that can act on ``qubits``' final state, on a compact register.
+
+    Walks the gates backwards and keeps a gate when it touches a qubit already in the cone
+    (whose qubits then join it). Returns ``(reduced circuit, {old qubit: new qubit})``;
+    expectations of operators on ``qubits`` are unchanged.
+    """
+    cone = set(qubits)
+    kept = []
+    for inst in reversed(circuit.data):
+        idx = [circuit.find_bit(q).index for q in inst.qubits]
+        if cone.intersection(idx):
+            cone.update(idx)
+            kept.append((inst.operation, idx))
+    order = sorted(cone)
+    index = {q: i for i, q in enumerate(order)}
+    out = QuantumCircuit(len(order), name=circuit.name)
+    for op, idx in reversed(kept):
+        out.append(op, [index[q] for q in idx])
+    return out, index
+
+
 def expectations(circuit: QuantumCircuit, z_sets, x, theta) -> np.ndarray:
     """Exact :math:`\\langle Z_{S}\\rangle` for every set ``S`` of ``z_sets``, batched.
 
@@ -195,7 +217,8 @@ def expectations(circuit: QuantumCircuit, z_sets, x, theta) -> np.ndarray:
     Returns
     -------
     ndarray, shape ``(..., len(z_sets))``
-        Computed by Qiskit Aer's ``EstimatorV2`` (exact statevector expectations).
+        Computed by Qiskit Aer's ``EstimatorV2`` (exact statevector expectations) on the
+        backward light cone of the measured qubits (gates outside it are dropped).
     """
     n_x = sum(1 for p in circuit.parameters if p.vector.name == "x")
     n_t = sum(1 for p in circuit.parameters if p.vector.name == "theta")
@@ -212,8 +235,9 @@ def expectations(circuit: QuantumCircuit, z_sets, x, theta) -> np.ndarray:
     size = math.prod(lead)
     xb = np.broadcast_to(x, lead + (n_x,)).reshape(size, n_x)
     tb = np.broadcast_to(theta, lead + (n_t,)).reshape(size, n_t)
+    circuit, index = _light_cone(circuit, {q for s in z_sets for q in s})
     values = _parameter_values(circuit, xb, tb)  # (B, n_par)
-    labels = [[_z_string(s, circuit.num_qubits)] for s in z_sets]  # (n_obs, 1) broadcasts with (B,)
+    labels = [[_z_string([index[q] for q in s], circuit.num_qubits)] for s in z_sets]  # (n_obs, 1) x (B,)
     if len(values) == 0:
         return np.zeros(lead + (len(labels),))
     result = EstimatorV2().run([(circuit, labels, values)]).result()
