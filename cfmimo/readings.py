@@ -47,7 +47,7 @@ from qiskit_aer.primitives import EstimatorV2
 
 from ._validation import check_count
 from .bounds import MCEstimate, frequency, mc_estimate
-from .config import Preset, with_overrides
+from .config import Preset
 
 __all__ = [
     "CX_DIRECTIONS",
