@@ -7,9 +7,9 @@ Each function turns one statement of the paper, under one named reading, into a 
 
 References
 ----------
-.. [1] B. Narottama and T. Q. Duong, "Quantum neural networks for optimal resource
-   allocation in cell-free MIMO systems", 2022: Eq. (11), (12), (18)-(21), (26)-(31),
-   footnotes 2 and 5, Table II, Algorithm 1.
+B. Narottama and T. Q. Duong, "Quantum neural networks for optimal resource allocation
+in cell-free MIMO systems", 2022: Eq. (11), (12), (18)-(21), (26)-(31),
+footnotes 2 and 5, Table II, Algorithm 1.
 """
 
 from __future__ import annotations

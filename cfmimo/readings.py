@@ -31,8 +31,8 @@ input angles use the parameter-shift rule at :math:`\\pi/2`, exact here because 
 
 References
 ----------
-.. [1] B. Narottama and T. Q. Duong, "Quantum neural networks for optimal resource
-   allocation in cell-free MIMO systems", 2022: Eq. (13)-(15), (19), (22), (23).
+B. Narottama and T. Q. Duong, "Quantum neural networks for optimal resource allocation
+in cell-free MIMO systems", 2022: Eq. (13)-(15), (19), (22), (23).
 """
 
 from __future__ import annotations
