@@ -37,8 +37,10 @@ from ._validation import check_count, check_real
 __all__ = [
     "CONVENTIONS",
     "MCEstimate",
+    "mc_estimate",
     "frequency",
     # Eq. (17) and (25)
+    "EQ17_READINGS",
     "eq17_gradient",
     "parameter_shift_gradient",
     "central_difference_gradient",
@@ -117,7 +119,19 @@ def frequency(convention: str) -> float:
     return {"qiskit": 1.0, "appendix": 2.0}[_check_convention(convention)]
 
 
-def _mc(samples, level) -> MCEstimate:
+def mc_estimate(samples, level: float = 0.95) -> MCEstimate:
+    """Mean and Student-t confidence half-width of i.i.d. samples along axis 0.
+
+    Parameters
+    ----------
+    samples : array_like, shape ``(n, ...)``, ``n >= 2``
+    level : float
+
+    Returns
+    -------
+    MCEstimate
+        Floats for 1-D ``samples``, arrays of shape ``samples.shape[1:]`` otherwise.
+    """
     from .stats import mean_ci
 
     samples = np.asarray(samples, dtype=np.float64)
@@ -156,12 +170,29 @@ def _shifted_values(f, theta, shift):
     return values[0], values[1]
 
 
-def eq17_gradient(f: Callable, theta, shift: float) -> np.ndarray:
-    """The gradient rule exactly as printed in Eq. (17).
+EQ17_READINGS = ("product", "reciprocal")
+"""The two readings of Eq. (17)'s printed factor "1/2 sin(rho)": :math:`\\tfrac12\\sin\\varrho`
+(``"product"``) and :math:`1/(2\\sin\\varrho)` (``"reciprocal"``)."""
 
-    .. math:: \\nabla_\\theta L = \\tfrac12 \\sin(\\varrho)\\,[L(\\theta-\\varrho) - L(\\theta+\\varrho)]
 
-    applied to each component of ``theta``.
+def _check_reading(reading) -> str:
+    if reading not in EQ17_READINGS:
+        raise ValueError(f"reading = {reading!r} is unknown; allowed: {list(EQ17_READINGS)}")
+    return reading
+
+
+def _eq17_coefficient(shift: float, reading: str) -> float:
+    return 0.5 * math.sin(shift) if reading == "product" else 0.5 / math.sin(shift)
+
+
+def eq17_gradient(f: Callable, theta, shift: float, reading: str = "product") -> np.ndarray:
+    """The gradient rule of Eq. (17), printed as "1/2 sin(rho) (L(theta - rho) - L(theta + rho))".
+
+    .. math:: \\nabla_\\theta L = c(\\varrho)\\,[L(\\theta-\\varrho) - L(\\theta+\\varrho)]
+
+    with :math:`c = \\tfrac12\\sin\\varrho` (``reading="product"``) or
+    :math:`c = 1/(2\\sin\\varrho)` (``reading="reciprocal"``), applied to each
+    component of ``theta``.
 
     Parameters
     ----------
@@ -170,16 +201,18 @@ def eq17_gradient(f: Callable, theta, shift: float) -> np.ndarray:
     theta : array_like, shape ``(..., P)``
     shift : float
         :math:`\\varrho` in ``(0, pi]``.
+    reading : {"product", "reciprocal"}
 
     Returns
     -------
     ndarray, shape ``(..., P)``
-        Equals ``eq17_factor(shift, convention)`` times the exact derivative when ``f``
-        depends on each angle through one rotation of the given convention.
+        Equals ``eq17_factor(shift, convention, reading)`` times the exact derivative
+        when ``f`` depends on each angle through one rotation of the given convention.
     """
     shift = _check_shift(shift)
+    coef = _eq17_coefficient(shift, _check_reading(reading))
     plus, minus = _shifted_values(f, theta, shift)
-    return 0.5 * math.sin(shift) * (minus - plus)
+    return coef * (minus - plus)
 
 
 def parameter_shift_gradient(f: Callable, theta, shift: float = math.pi / 2, convention: str = "qiskit") -> np.ndarray:
@@ -238,18 +271,23 @@ def central_difference_gradient(f: Callable, theta, step: float = 1e-5) -> np.nd
     return (plus - minus) / (2.0 * step)
 
 
-def eq17_factor(shift: float, convention: str) -> float:
+def eq17_factor(shift: float, convention: str, reading: str = "product") -> float:
     """Ratio of the Eq. (17) value to the exact derivative, in closed form.
 
-    .. math:: \\frac{\\tfrac12\\sin(s)\\,[f(\\theta-s)-f(\\theta+s)]}{f'(\\theta)} = -\\frac{\\sin(s)\\sin(\\omega s)}{\\omega}
+    With :math:`f(\\theta-s)-f(\\theta+s) = -(2/\\omega)\\sin(\\omega s) f'(\\theta)`:
 
-    ``qiskit``: :math:`-\\sin^2 s` (-1 at :math:`\\pi/2`, -1/2 at :math:`\\pi/4`);
-    ``appendix``: :math:`-\\sin(s)\\sin(2s)/2` (0 at :math:`\\pi/2`,
-    :math:`-\\sqrt2/4` at :math:`\\pi/4`).
+    * ``reading="product"`` (:math:`\\tfrac12\\sin s`): :math:`-\\sin(s)\\sin(\\omega s)/\\omega`;
+      ``qiskit``: :math:`-\\sin^2 s` (-1 at :math:`\\pi/2`, -1/2 at :math:`\\pi/4`);
+      ``appendix``: 0 at :math:`\\pi/2`, :math:`-\\sqrt2/4` at :math:`\\pi/4`.
+    * ``reading="reciprocal"`` (:math:`1/(2\\sin s)`): :math:`-\\sin(\\omega s)/(\\omega\\sin s)`;
+      ``qiskit``: -1 for every shift; ``appendix``: :math:`-\\cos s`, 0 at :math:`\\pi/2`,
+      :math:`-\\sqrt2/2` at :math:`\\pi/4`.
+
+    Negative (or zero) in every case: the difference has the wrong sign.
     """
     shift = _check_shift(shift)
     omega = frequency(convention)
-    return -math.sin(shift) * math.sin(omega * shift) / omega
+    return -_eq17_coefficient(shift, _check_reading(reading)) * 2.0 * math.sin(omega * shift) / omega
 
 
 def eq25_factor(shift: float, convention: str) -> float:
@@ -290,7 +328,9 @@ def eq17_table(f_by_convention: dict, exact_by_convention: dict, theta, shifts=(
     -------
     list of dict
         One row per (convention, shift, rule) with keys ``convention``, ``shift``,
-        ``rule`` (``"eq17"``, ``"textbook"``, ``"central"``), ``factor`` (closed form of
+        ``rule`` (``"eq17"``: Eq. (17) with :math:`\\tfrac12\\sin\\varrho`;
+        ``"eq17_reciprocal"``: with :math:`1/(2\\sin\\varrho)`; ``"textbook"``,
+        ``"central"``), ``factor`` (closed form of
         rule / exact; NaN where the textbook rule is undefined), ``measured`` (least-
         squares slope of the rule's values on the exact derivative), ``max_abs_error``
         (largest ``|rule - factor * exact|``) and ``max_abs_value``.
@@ -301,7 +341,14 @@ def eq17_table(f_by_convention: dict, exact_by_convention: dict, theta, shifts=(
         denom = float(np.sum(exact * exact))
         omega = frequency(convention)
         for shift in shifts:
-            cases = [("eq17", eq17_factor(shift, convention), lambda: eq17_gradient(f, theta, shift))]
+            cases = [
+                ("eq17", eq17_factor(shift, convention), lambda: eq17_gradient(f, theta, shift)),
+                (
+                    "eq17_reciprocal",
+                    eq17_factor(shift, convention, "reciprocal"),
+                    lambda: eq17_gradient(f, theta, shift, "reciprocal"),
+                ),
+            ]
             if abs(math.sin(omega * shift)) > 1e-9:
                 cases.append(("textbook", 1.0, lambda: parameter_shift_gradient(f, theta, shift, convention)))
             else:  # report the raw difference f(t+s) - f(t-s): identically 0
@@ -515,7 +562,7 @@ def one_qubit_expected_sq_derivative_mc(
     rng = np.random.default_rng(rng)
     theta = rng.uniform(0.0, 2 * np.pi, size=(n_samples,) + rho.shape[:-2])
     d = one_qubit_derivative(theta, rho[None], convention)
-    return _mc(d**2, level)
+    return mc_estimate(d**2, level)
 
 
 def one_qubit_expected_sq_derivative_over_inputs(
@@ -544,7 +591,7 @@ def one_qubit_expected_sq_derivative_over_inputs(
         raise ValueError(f"rho must have shape (n >= 2, 2, 2), got {rho.shape}")
     rng = np.random.default_rng(rng)
     theta = rng.uniform(0.0, 2 * np.pi, size=rho.shape[0])
-    return _mc(one_qubit_derivative(theta, rho, convention) ** 2, level)
+    return mc_estimate(one_qubit_derivative(theta, rho, convention) ** 2, level)
 
 
 def random_density_matrices(n_qubits: int, n: int, rng=None) -> np.ndarray:
@@ -713,20 +760,9 @@ def literal_penalty_optimum(H_hat, rho, mu, unserved_rate: float):
     leaves_unserved : ndarray of bool, shape ``(n,)``
         Whether that optimum leaves a user without an AP.
     """
-    from .baselines import all_assignments
-    from .rates import gain_matrix, rates_from_gains
+    from .claims import max_min_optimum
 
-    unserved_rate = check_real("unserved_rate", unserved_rate, -1e6, 1e6)
-    gains = gain_matrix(H_hat, H_hat)
-    if gains.ndim != 4:
-        raise ValueError(f"H_hat must have shape (n, n_ap, n_user, n_tx), got {np.shape(H_hat)}")
-    n_ap, n_user = gains.shape[-3], gains.shape[-1]
-    cand = all_assignments(n_ap, n_user)
-    rates = rates_from_gains(gains[:, None], cand[None], rho, mu, 0.0)  # (n, A, K)
-    unserved = _unserved_mask(cand, n_user)  # (A, K)
-    rates = np.where(unserved[None], unserved_rate, rates)
-    best = np.argmax(rates.min(axis=-1), axis=-1)
-    return cand[best], unserved[best].any(axis=-1)
+    return max_min_optimum(H_hat, rho, mu, unserved_rate)
 
 
 # ---------------------------------------------------------------------------------
@@ -1030,7 +1066,7 @@ def expected_sq_gradient_norm(
     rng = np.random.default_rng(rng)
     theta = rng.uniform(0.0, 2 * np.pi, size=(n_samples, n_weights(config, variant)))
     grad = circuit_gradient(config, variant, x, theta, convention)
-    return _mc((grad**2).sum(axis=-1), level)
+    return mc_estimate((grad**2).sum(axis=-1), level)
 
 
 def input_dependence(config, variant: str, x, n_theta: int = 20, rng=None) -> np.ndarray:

@@ -75,6 +75,42 @@ def test_eq17_factor_hand_values():
     assert bounds.eq17_factor(math.pi / 4, "appendix") == pytest.approx(-math.sqrt(2) / 4)
 
 
+@pytest.mark.parametrize(
+    ("convention", "shift", "expected"),
+    [
+        ("qiskit", math.pi / 2, -1.0),  # 1/(2 sin) * (-2 sin) = -1 for every shift
+        ("qiskit", math.pi / 4, -1.0),
+        ("appendix", math.pi / 2, 0.0),  # sin(2 s) = 0
+        ("appendix", math.pi / 4, -math.sqrt(2) / 2),  # -sin(pi/2) / (2 sin(pi/4))
+    ],
+)
+def test_eq17_factor_reciprocal_reading_hand_values(convention, shift, expected):
+    assert bounds.eq17_factor(shift, convention, "reciprocal") == pytest.approx(expected, abs=1e-15)
+
+
+@pytest.mark.parametrize("reading", bounds.EQ17_READINGS)
+@pytest.mark.parametrize("convention", bounds.CONVENTIONS)
+@pytest.mark.parametrize("shift", [math.pi / 2, math.pi / 4])
+def test_eq17_both_readings_match_one_qubit_ratio(reading, convention, shift):
+    theta = np.array([0.4, 1.3, 2.9])
+
+    def f(t):
+        return bounds.one_qubit_cost(t[..., 0], ZERO, convention)
+
+    exact = bounds.one_qubit_derivative(theta, ZERO, convention)
+    got = bounds.eq17_gradient(f, theta[:, None], shift, reading)[:, 0]
+    np.testing.assert_allclose(got, bounds.eq17_factor(shift, convention, reading) * exact, atol=1e-12)
+    # the printed difference has the wrong sign in both readings: never a positive multiple
+    assert bounds.eq17_factor(shift, convention, reading) <= 0
+
+
+def test_eq17_reciprocal_reading_is_minus_textbook_for_qiskit():
+    got = bounds.eq17_gradient(two_qubit_cost, THETAS, 0.7, "reciprocal")
+    np.testing.assert_allclose(got, -two_qubit_derivative(THETAS), atol=1e-12)
+    with pytest.raises(ValueError, match="reading"):
+        bounds.eq17_gradient(two_qubit_cost, THETAS, 0.7, "inverse")
+
+
 @pytest.mark.parametrize("convention", bounds.CONVENTIONS)
 @pytest.mark.parametrize("shift", [math.pi / 2, math.pi / 4, 1.0])
 def test_eq17_factor_matches_one_qubit_ratio(convention, shift):
@@ -522,6 +558,7 @@ def test_eq17_table_rows():
     by = {(r["rule"], round(r["shift"], 4)): r for r in rows}
     assert by[("eq17", round(math.pi / 2, 4))]["measured"] == pytest.approx(-1.0)
     assert by[("eq17", round(math.pi / 4, 4))]["measured"] == pytest.approx(-0.5)
+    assert by[("eq17_reciprocal", round(math.pi / 4, 4))]["measured"] == pytest.approx(-1.0)
     assert by[("textbook", round(math.pi / 4, 4))]["max_abs_error"] < 1e-12
     assert by[("central", 0.0)]["max_abs_error"] < 1e-8
 
