@@ -35,6 +35,8 @@ from .config import Preset
 
 __all__ = [
     "VARIANTS",
+    "Variant",
+    "get_variant",
     "bits_per_ap",
     "n_inputs",
     "n_qubits",
@@ -51,10 +53,6 @@ __all__ = [
     "decode_assignment",
 ]
 
-VARIANTS = ("paper", "reupload")
-"""Circuit variants: the literal paper circuit and the improved re-uploading circuit."""
-
-
 # ---------------------------------------------------------------------------------------
 # sizes
 # ---------------------------------------------------------------------------------------
@@ -67,9 +65,7 @@ def _check_config(config) -> Preset:
 
 
 def _check_variant(variant) -> str:
-    if variant not in VARIANTS:
-        raise ValueError(f"variant = {variant!r} is unknown; allowed: {list(VARIANTS)}")
-    return variant
+    return get_variant(variant).name
 
 
 def _paper_dims(config: Preset) -> tuple[int, int, int, int]:
@@ -91,38 +87,31 @@ def bits_per_ap(n_user: int) -> int:
     return max(1, math.ceil(math.log2(n_user)))
 
 
-def n_inputs(config: Preset) -> int:
-    """Number of input angles, ``n_ap * n_user`` (one per AP-user link)."""
-    config = _check_config(config)
-    return config.system.n_ap * config.system.n_user
+def n_inputs(config: Preset, variant: str = "paper") -> int:
+    """Number of input angles of one circuit evaluation (``x``'s length).
+
+    ``paper`` and ``reupload``: ``n_ap * n_user`` (one per AP-user link, DESIGN.md);
+    other variants say so in their docstring (``scoring``: ``n_ap * 3`` per user row).
+    """
+    return get_variant(variant).n_inputs(_check_config(config))
 
 
 def n_qubits(config: Preset, variant: str = "paper") -> int:
-    """Qubits of the circuit: ``n_layer * n_neuron`` (paper, Eq. 13) or ``n_ap * bits_per_ap``."""
-    config, variant = _check_config(config), _check_variant(variant)
-    if variant == "paper":
-        _, _, n_layer, n_neuron = _paper_dims(config)
-        return n_layer * n_neuron
-    return config.system.n_ap * bits_per_ap(config.system.n_user)
+    """Qubits of the circuit: ``n_layer * n_neuron`` (paper, Eq. 13), ``n_ap * bits_per_ap``
+    (reupload) or ``n_ap`` (scoring)."""
+    return get_variant(variant).n_qubits(_check_config(config))
 
 
 def n_clbits(config: Preset, variant: str = "paper") -> int:
-    """Classical bits: ``n_ap`` (paper) or ``n_ap * bits_per_ap`` (reupload)."""
-    config, variant = _check_config(config), _check_variant(variant)
-    if variant == "paper":
-        return config.system.n_ap
-    return config.system.n_ap * bits_per_ap(config.system.n_user)
+    """Classical bits: ``n_ap`` (paper, scoring) or ``n_ap * bits_per_ap`` (reupload)."""
+    return get_variant(variant).n_clbits(_check_config(config))
 
 
 def n_weights(config: Preset, variant: str = "paper") -> int:
-    """Trainable weights: ``n_layer * n_neuron`` RY angles (paper, Eq. 15) or
+    """Trainable weights: ``n_layer * n_neuron`` RY angles (paper, Eq. 15),
     ``(2 n_layer + 1) * n_qubits`` (reupload: an RY and an RZ per qubit per block, and a
-    final RY layer)."""
-    config, variant = _check_config(config), _check_variant(variant)
-    if variant == "paper":
-        _, _, n_layer, n_neuron = _paper_dims(config)
-        return n_layer * n_neuron
-    return (2 * config.training.n_layer + 1) * n_qubits(config, variant)
+    final RY layer); see each variant's class for the others."""
+    return get_variant(variant).n_weights(_check_config(config))
 
 
 # ---------------------------------------------------------------------------------------
@@ -197,10 +186,7 @@ def build_circuit(config: Preset, variant: str = "paper") -> QuantumCircuit:
     layer precedes the measurements. Weights are ordered block by block, RY's (qubit
     order) then RZ's, then the final RY layer.
     """
-    config, variant = _check_config(config), _check_variant(variant)
-    if variant == "paper":
-        return _build_paper(config)
-    return _build_reupload(config)
+    return get_variant(variant).build(_check_config(config))
 
 
 def _build_paper(config: Preset) -> QuantumCircuit:
@@ -286,12 +272,7 @@ def init_weights(config: Preset, variant: str = "paper", rng=None) -> np.ndarray
     ----------
     rng : int, numpy.random.Generator or None
     """
-    config, variant = _check_config(config), _check_variant(variant)
-    rng = np.random.default_rng(rng)
-    size = n_weights(config, variant)
-    if variant == "paper":
-        return rng.uniform(0.0, 2.0 * np.pi, size=size)
-    return 0.1 * rng.standard_normal(size)
+    return get_variant(variant).init_weights(_check_config(config), np.random.default_rng(rng))
 
 
 def encode_angles(H_hat) -> np.ndarray:
@@ -388,6 +369,12 @@ def _code_tables(n_ap: int, n_user: int):
     return index, covers
 
 
+def checked_probabilities(config: Preset, variant: str, probs) -> np.ndarray:
+    """``probs`` as a float array of shape ``(..., 2**n_clbits)``, finite and non-negative
+    (``ValueError`` otherwise)."""
+    return _check_probs(_check_config(config), _check_variant(variant), probs)
+
+
 def _check_probs(config, variant, probs) -> np.ndarray:
     probs = np.asarray(probs, dtype=np.float64)
     size = 2 ** n_clbits(config, variant)
@@ -436,11 +423,13 @@ def outputs_from_probabilities(config: Preset, variant: str, probs) -> np.ndarra
         the marginal probability that AP ``m``'s code is ``k``, renormalised over the valid
         codes ``0 .. n_user - 1`` (uniform if no valid code has any probability).
     """
-    config, variant = _check_config(config), _check_variant(variant)
-    probs = _check_probs(config, variant, probs)
+    config, v = _check_config(config), get_variant(variant)
+    return v.outputs(config, _check_probs(config, variant, probs))
+
+
+def _code_marginals(config: Preset, probs: np.ndarray) -> np.ndarray:
+    """``reupload``: each AP's distribution over users, ``(..., n_ap, n_user)``."""
     n_ap, n_user = config.system.n_ap, config.system.n_user
-    if variant == "paper":
-        return _bit_marginals(probs, n_ap)
     b = bits_per_ap(n_user)
     lead = probs.shape[:-1]
     out = np.empty(lead + (n_ap, n_user))
@@ -463,7 +452,7 @@ def assignment_probabilities(config: Preset, variant: str, probs) -> np.ndarray:
     (``>= n_user``) belong to no assignment, so the result sums to at most 1.
     """
     config, variant = _check_config(config), _check_variant(variant)
-    if variant != "reupload":
+    if not get_variant(variant).code_per_ap:
         raise ValueError(f"variant = {variant!r}: assignment_probabilities is defined for 'reupload' only")
     probs = _check_probs(config, variant, probs)
     index, _ = _code_tables(config.system.n_ap, config.system.n_user)
@@ -479,11 +468,13 @@ def decide_from_probabilities(config: Preset, variant: str, probs) -> np.ndarray
     first in :func:`candidate_assignments` order on ties); if ``n_ap < n_user`` no
     assignment serves everyone and the most probable assignment is returned.
     """
-    config, variant = _check_config(config), _check_variant(variant)
-    probs = _check_probs(config, variant, probs)
+    config, v = _check_config(config), get_variant(variant)
+    return v.decide_from_probabilities(config, _check_probs(config, variant, probs))
+
+
+def _decide_codes(config: Preset, probs: np.ndarray) -> np.ndarray:
+    """``reupload``: the most probable covering assignment from bitstring probabilities."""
     n_ap, n_user = config.system.n_ap, config.system.n_user
-    if variant == "paper":
-        return decode_assignment(_bit_marginals(probs, n_ap), n_user)
     index, covers = _code_tables(n_ap, n_user)
     joint = probs[..., index]
     if covers.any():
@@ -518,3 +509,219 @@ def decode_assignment(o, n_user: int) -> np.ndarray:
     if o.size and (o.min() < -1e-9 or o.max() > 1 + 1e-9):
         raise ValueError(f"o has entries in [{o.min()}, {o.max()}]; allowed: [0, 1]")
     return np.clip(np.floor(o * n_user), 0, n_user - 1).astype(np.int64)
+
+
+# ---------------------------------------------------------------------------------------
+# variants as objects
+# ---------------------------------------------------------------------------------------
+
+
+class Variant:
+    """A QNN circuit family: its sizes, circuit, initial weights, readout, decoder and
+    training methods. The module-level functions (:func:`build_circuit`,
+    :func:`n_weights`, ...) and :mod:`cfmimo.train`, :mod:`cfmimo.hardware` dispatch to
+    the registered object, so a new circuit is one subclass plus one line in
+    :data:`VARIANTS`.
+
+    Attributes
+    ----------
+    name : str
+        Registry key.
+    methods : tuple of str
+        Training methods (:func:`cfmimo.train.train`); the first is the default.
+    reuses_data : bool
+        True if training revisits ``n_data`` channels every epoch (Algorithm 1); False if
+        every epoch draws ``n_data`` fresh channels.
+    code_per_ap : bool
+        True if the measured bits hold a binary user code per AP (the joint bitstring
+        distribution is a distribution over assignments).
+    input_label : str
+        How ``n_inputs`` is formed, for error messages.
+    rows_per_channel : str
+        ``"one"``: one circuit evaluation per channel, ``x`` of shape ``(..., n_inputs)``;
+        ``"user"``: one evaluation per (channel, user), ``x`` of shape
+        ``(..., n_user, n_inputs)`` (see :meth:`inputs`).
+    """
+
+    name = ""
+    methods: tuple = ()
+    input_label = "n_ap * n_user"
+    reuses_data = False
+    code_per_ap = False
+    rows_per_channel = "one"
+
+    @property
+    def default_method(self) -> str:
+        return self.methods[0]
+
+    # sizes ---------------------------------------------------------------------------
+    def n_inputs(self, config: Preset) -> int:
+        return config.system.n_ap * config.system.n_user
+
+    def n_qubits(self, config: Preset) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def n_clbits(self, config: Preset) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def n_weights(self, config: Preset) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # circuit and weights ---------------------------------------------------------------
+    def build(self, config: Preset) -> QuantumCircuit:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def init_weights(self, config: Preset, rng: np.random.Generator) -> np.ndarray:
+        return 0.1 * rng.standard_normal(self.n_weights(config))
+
+    def inputs(self, config: Preset, H_hat) -> np.ndarray:
+        """Input angles for estimated channels ``(..., n_ap, n_user, n_tx)``: by default
+        :func:`encode_angles`, ``(..., n_ap * n_user)``."""
+        return encode_angles(H_hat)
+
+    # readout and decoding --------------------------------------------------------------
+    def outputs(self, config: Preset, probs: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def decide_from_probabilities(self, config: Preset, probs: np.ndarray) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def boundary_z(self, config: Preset, probs: np.ndarray, shots: int) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError(f"variant {self.name!r} has no decision-boundary distance")
+
+    # training and deployment -------------------------------------------------------------
+    def train_runs(self, config, seeds, method, inits, progress, checkpoint):  # pragma: no cover - abstract
+        """Train one run per seed; returns a list of :class:`cfmimo.train.TrainResult`."""
+        raise NotImplementedError
+
+    def decide(self, config: Preset, weights: np.ndarray, H_hat: np.ndarray, chunk: int) -> np.ndarray:
+        """Assignments ``(n, n_ap)`` for ``H_hat`` ``(n, n_ap, n_user, n_tx)``: the exact
+        engine's probabilities decoded by :meth:`decide_from_probabilities`."""
+        from . import engine
+
+        x = self.inputs(config, H_hat)
+        out = np.empty((x.shape[0], config.system.n_ap), dtype=np.int64)
+        for start in range(0, x.shape[0], chunk):
+            probs = engine.exact_probabilities(config, self.name, x[start : start + chunk], weights)
+            out[start : start + chunk] = self.decide_from_probabilities(config, probs)
+        return out
+
+
+class PaperVariant(Variant):
+    """Eq. (13)-(15) built literally (:func:`build_circuit`); decoded by
+    :math:`\\lfloor o_m N_{user} \\rfloor`; trained by Algorithm 1."""
+
+    name = "paper"
+    methods = ("shift", "printed", "rotosolve")
+    reuses_data = True
+
+    def n_qubits(self, config):
+        _, _, n_layer, n_neuron = _paper_dims(config)
+        return n_layer * n_neuron
+
+    def n_clbits(self, config):
+        return config.system.n_ap
+
+    def n_weights(self, config):
+        _, _, n_layer, n_neuron = _paper_dims(config)
+        return n_layer * n_neuron
+
+    def build(self, config):
+        return _build_paper(config)
+
+    def init_weights(self, config, rng):
+        return rng.uniform(0.0, 2.0 * np.pi, size=self.n_weights(config))
+
+    def outputs(self, config, probs):
+        return _bit_marginals(probs, config.system.n_ap)
+
+    def decide_from_probabilities(self, config, probs):
+        return decode_assignment(_bit_marginals(probs, config.system.n_ap), config.system.n_user)
+
+    def boundary_z(self, config, probs, shots):
+        n_user = config.system.n_user
+        o = self.outputs(config, probs)  # (..., n_ap)
+        if n_user < 2:
+            return np.full(o.shape[:-1], np.inf)
+        edges = np.arange(1, n_user) / n_user
+        gap = np.min(np.abs(o[..., None] - edges), axis=-1)
+        se = np.sqrt(np.clip(o * (1 - o), 0.0, None) / shots)
+        z = np.where(gap == 0, 0.0, np.where(se > 0, gap / se, np.inf))
+        return z.min(axis=-1)
+
+    def train_runs(self, config, seeds, method, inits, progress, checkpoint):
+        from . import train
+
+        return train.algorithm1_runs(config, seeds, method, inits, progress, checkpoint)
+
+
+class ReuploadVariant(Variant):
+    """A binary user code per AP with re-uploaded, code-aligned encodings
+    (:func:`build_circuit`); decoded by the most probable covering assignment; trained on
+    exact probabilities with adjoint gradients."""
+
+    name = "reupload"
+    methods = ("imitation", "expected")
+    code_per_ap = True
+
+    def n_qubits(self, config):
+        return config.system.n_ap * bits_per_ap(config.system.n_user)
+
+    def n_clbits(self, config):
+        return self.n_qubits(config)
+
+    def n_weights(self, config):
+        return (2 * config.training.n_layer + 1) * self.n_qubits(config)
+
+    def build(self, config):
+        return _build_reupload(config)
+
+    def outputs(self, config, probs):
+        return _code_marginals(config, probs)
+
+    def decide_from_probabilities(self, config, probs):
+        return _decide_codes(config, probs)
+
+    def boundary_z(self, config, probs, shots):
+        from .rates import serves_every_user
+
+        n_ap, n_user = config.system.n_ap, config.system.n_user
+        index, _ = _code_tables(n_ap, n_user)
+        joint = probs[..., index]  # (..., n_cand)
+        covers = serves_every_user(_candidates(n_ap, n_user), n_user)
+        if covers.sum() >= 2:
+            joint = joint[..., covers]
+        if joint.shape[-1] < 2:
+            return np.full(joint.shape[:-1], np.inf)
+        top2 = -np.sort(-joint, axis=-1)[..., :2]
+        p1, p2 = top2[..., 0], top2[..., 1]
+        diff = p1 - p2
+        se = np.sqrt(np.clip(p1 + p2 - diff**2, 0.0, None) / shots)
+        return np.where(diff == 0, 0.0, np.where(se > 0, diff / se, np.inf))
+
+    def train_runs(self, config, seeds, method, inits, progress, checkpoint):
+        from . import train
+
+        return train.reupload_runs(config, seeds, method, inits, progress, checkpoint)
+
+
+class _Registry(dict):
+    """Name -> :class:`Variant`; ``name in VARIANTS`` and iteration give the names."""
+
+    def __repr__(self):
+        return f"VARIANTS({list(self)})"
+
+
+VARIANTS = _Registry((v.name, v) for v in (PaperVariant(), ReuploadVariant()))
+"""The registered circuit variants by name (``"paper"``: the literal circuit;
+``"reupload"``: the code-per-AP improvement; ``"scoring"``: one qubit per AP, per-user
+scoring). Adding a variant: one :class:`Variant` subclass and one entry here."""
+
+
+def get_variant(variant) -> Variant:
+    """The :class:`Variant` object registered as ``variant`` (a name or the object)."""
+    if isinstance(variant, Variant):
+        return variant
+    if not isinstance(variant, str) or variant not in VARIANTS:
+        raise ValueError(f"variant = {variant!r} is unknown; allowed: {list(VARIANTS)}")
+    return VARIANTS[variant]
