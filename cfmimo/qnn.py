@@ -32,6 +32,8 @@ from qiskit.circuit import ClassicalRegister, ParameterVector, QuantumCircuit, Q
 
 from ._validation import as_channel
 from .config import Preset
+from .decoders import covering_argmax
+from .features import link_features
 
 __all__ = [
     "VARIANTS",
@@ -705,6 +707,140 @@ class ReuploadVariant(Variant):
         return train.reupload_runs(config, seeds, method, inits, progress, checkpoint)
 
 
+SCORING_FEATURES = 3
+"""Link features per AP and user in the ``scoring`` variant (:mod:`cfmimo.features`)."""
+
+SCORING_MAX_CONE = 20
+"""Largest light cone (qubits simulated per circuit) the ``scoring`` variant accepts."""
+
+
+def _scoring_dims(config: Preset) -> tuple[int, int]:
+    """``(n_ap, n_layer)`` of the scoring circuit; ``ValueError`` if a light cone is too big."""
+    n_ap, n_layer = config.system.n_ap, config.training.n_layer
+    cone = min(n_ap, 2 * n_layer + 1)
+    if cone > SCORING_MAX_CONE:
+        raise ValueError(
+            f"the scoring variant with n_layer = {n_layer} and n_ap = {n_ap} would simulate light cones of "
+            f"{cone} qubits (2 * n_layer + 1, at most n_ap), {16 * 2**cone:,} bytes per state; allowed: at most "
+            f"{SCORING_MAX_CONE} qubits (n_layer <= {(SCORING_MAX_CONE - 1) // 2})"
+        )
+    return n_ap, n_layer
+
+
+def _build_scoring(config: Preset) -> QuantumCircuit:
+    n_ap, n_layer = _scoring_dims(config)
+    F = SCORING_FEATURES
+    x = ParameterVector("x", n_ap * F)
+    theta = ParameterVector("theta", 2 * F * (n_layer + 1) + 1)
+    qreg = QuantumRegister(n_ap, "q")
+    creg = ClassicalRegister(n_ap, "c")
+    qc = QuantumCircuit(qreg, creg, name="qnn_scoring")
+    w = 0
+    for block in range(n_layer + 1):
+        for m in range(n_ap):
+            qc.ry(theta[w] * x[m * F] + theta[w + 1], m)
+            qc.rz(theta[w + 2] * x[m * F + 1] + theta[w + 3], m)
+            qc.ry(theta[w + 4] * x[m * F + 2] + theta[w + 5], m)
+        w += 2 * F
+        if block < n_layer and n_ap > 1:
+            pairs = [(m, (m + 1) % n_ap) for m in range(n_ap)] if n_ap > 2 else [(0, 1)]
+            for a, b in pairs:
+                qc.cz(a, b)
+    qc.measure(range(n_ap), range(n_ap))
+    return qc
+
+
+class ScoringVariant(Variant):
+    """One qubit per AP, per-user scoring (issue 10, design ii): see
+    :mod:`cfmimo.scoring` for the model, its decoders and its training.
+
+    **Circuit** (:func:`build_circuit` with ``variant="scoring"``): ``n_ap`` qubits, qubit
+    ``m`` is AP ``m``, classical bit ``m`` measures it. One evaluation scores one candidate
+    user ``k``: qubit ``m`` receives AP ``m``'s link features for ``k``
+    (:func:`cfmimo.features.link_features`: gain to ``k``, gap to AP ``m``'s best user,
+    ``k``'s total gain; angles in ``[0, pi]``). ``L = n_layer`` (default 2) blocks of
+    (i) re-uploading with TRAINABLE input weights on every qubit,
+    :math:`R_Y(a_0 f_0 + c_0)\, R_Z(a_1 f_1 + c_1)\, R_Y(a_2 f_2 + c_2)` (each angle a
+    weight times an input plus a weight: the encoding is trainable, and the biases are the
+    trainable rotations), then (ii) a ring of CZ gates ``(m, m+1 mod n_ap)``; a last
+    re-uploading block follows the last ring, then Z measurements.
+
+    **Readout.** AP ``m``'s score for user ``k`` is :math:`e^{s}\langle Z_m\rangle` (``s``, the
+    last weight, is a classical log-scale); a softmax over ``k`` per AP gives
+    :math:`\log p_m(k)`, shape ``(..., n_ap, n_user)``. The decoders need only
+    :math:`\langle Z\rangle` (the scale is positive and the same for all APs, so it does not
+    change the order of assignments).
+
+    **Sizes.** Weights are shared by all APs and users: ``2 * 3 * (L + 1) + 1`` (19 at
+    ``L = 2``, whatever ``n_ap`` and ``n_user``), ordered block by block
+    ``(a_0, c_0, a_1, c_1, a_2, c_2)``, then ``s``. After ``L`` CZ rings a qubit's
+    :math:`\langle Z\rangle` depends on ``min(2L + 1, n_ap)`` qubits (its light cone: 5 at
+    ``L = 2``), which is what the engine simulates per output; cones above
+    :data:`SCORING_MAX_CONE` qubits raise ``ValueError``. One channel costs ``n_user``
+    circuit evaluations (one per candidate user).
+
+    **Inputs** ``x``: ``n_ap * 3`` angles per evaluation, AP-major (``x[3m + j]`` is feature
+    ``j`` of AP ``m``), one row per user: :meth:`inputs` gives ``(..., n_user, n_ap * 3)``.
+    This deviates from DESIGN.md's ``n_ap * n_user`` input convention of ``paper`` and
+    ``reupload``.
+    """
+
+    name = "scoring"
+    methods = ("imitation", "imitate_only")
+    input_label = "n_ap * 3"
+    rows_per_channel = "user"
+
+    def n_inputs(self, config):
+        return config.system.n_ap * SCORING_FEATURES
+
+    def n_qubits(self, config):
+        return _scoring_dims(config)[0]
+
+    def n_clbits(self, config):
+        return config.system.n_ap
+
+    def n_weights(self, config):
+        return 2 * SCORING_FEATURES * (_scoring_dims(config)[1] + 1) + 1
+
+    def build(self, config):
+        return _build_scoring(config)
+
+    def init_weights(self, config, rng):
+        n = self.n_weights(config)
+        w = 0.1 * rng.standard_normal(n)
+        w[0 : n - 1 : 2] += 1.0  # input weights start near 1, biases near 0
+        w[-1] = np.log(3.0)
+        return w
+
+    def inputs(self, config, H_hat):
+        """``(..., n_ap, n_user, n_tx)`` -> ``(..., n_user, n_ap * 3)``: row ``k`` holds user
+        ``k``'s link features AP by AP."""
+        f = link_features(H_hat)  # (..., K, M, F)
+        return f.reshape(f.shape[:-2] + (-1,))
+
+    def outputs(self, config, probs):
+        """:math:`\langle Z_m\rangle = 1 - 2 P(\text{bit } m = 1)`, ``(..., n_ap)``."""
+        return 1.0 - 2.0 * _bit_marginals(probs, config.system.n_ap)
+
+    def decide_from_probabilities(self, config, probs):
+        """probs ``(..., n_user, 2**n_ap)`` (one row per candidate user) -> ``(..., n_ap)``:
+        the most probable covering assignment."""
+        if probs.ndim < 2 or probs.shape[-2] != config.system.n_user:
+            raise ValueError(f"probs must have shape (..., n_user = {config.system.n_user}, 2**n_ap), got {probs.shape}")
+        z = self.outputs(config, probs)  # (..., K, M)
+        return covering_argmax(np.swapaxes(z, -1, -2))
+
+    def train_runs(self, config, seeds, method, inits, progress, checkpoint):
+        from . import scoring
+
+        return scoring.train_runs(config, seeds, method, inits, progress, checkpoint)
+
+    def decide(self, config, weights, H_hat, chunk):
+        from . import scoring
+
+        return scoring.decide_channels(config, weights, H_hat, chunk=chunk)
+
+
 class _Registry(dict):
     """Name -> :class:`Variant`; ``name in VARIANTS`` and iteration give the names."""
 
@@ -712,7 +848,7 @@ class _Registry(dict):
         return f"VARIANTS({list(self)})"
 
 
-VARIANTS = _Registry((v.name, v) for v in (PaperVariant(), ReuploadVariant()))
+VARIANTS = _Registry((v.name, v) for v in (PaperVariant(), ReuploadVariant(), ScoringVariant()))
 """The registered circuit variants by name (``"paper"``: the literal circuit;
 ``"reupload"``: the code-per-AP improvement; ``"scoring"``: one qubit per AP, per-user
 scoring). Adding a variant: one :class:`Variant` subclass and one entry here."""

@@ -57,7 +57,7 @@ from .baselines import exhaustive, greedy_local_search
 from .channel import sample_channels
 from .config import Preset, db_to_linear
 from .decoders import covering_argmax, rerank, top_k_covering
-from .features import N_FEATURES, link_features
+from .features import N_FEATURES
 from .rates import gain_matrix, ideal_capacity, rates_from_gains
 from .train import TrainResult, save_weights
 
@@ -122,8 +122,7 @@ def scoring_inputs(H_hat) -> np.ndarray:
         (This deviates from DESIGN.md's ``n_ap * n_user`` input convention of the other
         variants.)
     """
-    f = link_features(H_hat)  # (..., K, M, F)
-    return f.reshape(f.shape[:-2] + (-1,))
+    return qnn.get_variant("scoring").inputs(None, H_hat)
 
 
 def log_probabilities(scores) -> np.ndarray:
@@ -142,7 +141,8 @@ class QuantumScorer:
     """The ``scoring`` QNN as a score function: ``scores(params, x)`` and its VJP.
 
     ``params`` are the variant's weights: the circuit's ``theta`` (all but the last) and
-    the softmax scale (the last, applied classically to :math:`\\langle Z\\rangle`).
+    the log of the softmax scale (the last; the score is
+    :math:`e^{s}\\langle Z\\rangle`, applied classically).
     """
 
     def __init__(self, config: Preset):
@@ -156,15 +156,16 @@ class QuantumScorer:
     def scores(self, params, x):
         """x ``(R, n_ap * 3)`` -> scores ``(R, n_ap)`` and a context for :meth:`vjp`."""
         z = engine.forward(self.program, x, params[:-1], output="z")
-        return params[-1] * z, (x, z)
+        return np.exp(params[-1]) * z, (x, z)
 
     def vjp(self, params, ctx, cot):
         """Gradient of ``sum(cot * scores)`` with respect to ``params``."""
         x, z = ctx
-        _, g = engine.vjp(self.program, x, params[:-1], params[-1] * cot, output="z")
+        scale = np.exp(params[-1])
+        _, g = engine.vjp(self.program, x, params[:-1], scale * cot, output="z")
         grad = np.empty(self.n_params)
         grad[:-1] = g.sum(axis=0) if g.ndim == 2 else g
-        grad[-1] = float((cot * z).sum())
+        grad[-1] = float((cot * z).sum()) * scale
         return grad
 
 
@@ -443,3 +444,67 @@ def train_runs(config: Preset, seeds, method, inits, progress, checkpoint) -> li
         out.append(train_model(model, config, H_hat, teacher, seed=seed, method=method, init=init,
                                progress=progress, checkpoint=checkpoint, desc=f"train scoring/{method}"))
     return out
+
+
+# ---------------------------------------------------------------------------------------
+# deployment
+# ---------------------------------------------------------------------------------------
+
+
+def channel_log_probs(model, params, H_hat, *, chunk: int = 4096) -> np.ndarray:
+    """Per-AP log-probabilities ``(n, n_ap, n_user)`` of a score model for ``H_hat``
+    ``(n, n_ap, n_user, n_tx)``, ``chunk`` channels per model call."""
+    x = scoring_inputs(H_hat)
+    n, M, K = x.shape[0], H_hat.shape[-3], H_hat.shape[-2]
+    out = np.empty((n, M, K))
+    for start in range(0, n, chunk):
+        out[start : start + chunk] = _log_probs(model, params, x[start : start + chunk])[0]
+    return out
+
+
+def decide_channels(config: Preset, weights, H_hat, *, k: int = 1, rho=None, model=None, chunk: int = 4096) -> np.ndarray:
+    """Assignments ``(n, n_ap)`` of a trained score model for ``H_hat`` ``(n, n_ap, n_user, n_tx)``.
+
+    Parameters
+    ----------
+    config : Preset
+    weights : ndarray, shape ``(n_params,)``
+    H_hat : ndarray, complex
+    k : int
+        1: the pure policy (most probable covering assignment); ``> 1``: top-``k``
+        re-ranked by the min-rate on ``H_hat`` (a hybrid; needs ``rho``).
+    rho : float, optional
+        Linear SNR for re-ranking.
+    model : QuantumScorer or ClassicalTwin, optional
+        Default: the ``scoring`` QNN of ``config``.
+    """
+    model = QuantumScorer(config) if model is None else model
+    lp = channel_log_probs(model, np.asarray(weights, dtype=np.float64), H_hat, chunk=chunk)
+    return decide(lp, H_hat, rho, config.system.interference_factor, k=k, penalty=config.system.penalty)
+
+
+def policy(config: Preset, weights, *, k: int = 1, model=None):
+    """``policy(H_hat, rho) -> a`` (the convention of :func:`cfmimo.results.learned_policies`)."""
+    model = QuantumScorer(config) if model is None else model
+    weights = np.array(weights, dtype=np.float64)
+
+    def run(H_hat, rho):
+        H_hat = np.asarray(H_hat)
+        lead = H_hat.shape[:-3]
+        flat = H_hat.reshape((-1,) + H_hat.shape[-3:])
+        rho_flat = rho if np.ndim(rho) == 0 else np.broadcast_to(rho, lead).reshape(-1)
+        a = decide_channels(config, weights, flat, k=k, rho=rho_flat, model=model)
+        return a.reshape(lead + (H_hat.shape[-3],))
+
+    return run
+
+
+def train_twin(config: Preset, *, hidden: int = TWIN_HIDDEN, seed=None, method: str = "imitation", progress: bool = False):
+    """Train the classical twin exactly as the ``scoring`` QNN: same channels, teacher,
+    recipe and seed. Returns ``(model, TrainResult)`` (``variant="twin"``)."""
+    seed = config.training.seed if seed is None else int(seed)
+    model = ClassicalTwin(config, hidden)
+    H_hat, teacher = training_data(config, seed)
+    res = train_model(model, config, H_hat, teacher, seed=seed, method=method, progress=progress,
+                      desc=f"train twin/{method}", result_variant="twin")
+    return model, res
