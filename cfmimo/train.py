@@ -294,8 +294,10 @@ class _Scorer:
 
 def _paper_decide(program, config, x, thetas):
     """Floor-decoded assignments for x ``(S, 1, n_in)`` and thetas ``(S, R, P)``."""
-    lead, xb, tb = engine._broadcast_inputs(program, x, thetas)
-    probs = engine._measured_probabilities(program, engine._forward(program, xb, tb))
+    lead = np.broadcast_shapes(x.shape[:-1], thetas.shape[:-1])
+    xb = np.broadcast_to(x, lead + x.shape[-1:]).reshape(-1, x.shape[-1])
+    tb = np.broadcast_to(thetas, lead + thetas.shape[-1:]).reshape(-1, thetas.shape[-1])
+    probs = engine.forward(program, xb, tb)
     o = qnn._bit_marginals(probs, config.system.n_ap)
     a = np.clip(np.floor(o * config.system.n_user), 0, config.system.n_user - 1).astype(np.int64)
     return a.reshape(lead + (config.system.n_ap,))
@@ -303,7 +305,7 @@ def _paper_decide(program, config, x, thetas):
 
 def _train_paper(config, seeds, method, inits, progress, checkpoint):
     variant = "paper"
-    program = engine._get_program(config, variant)
+    program = engine.program_for(config, variant)
     tr = config.training
     n_w = qnn.n_weights(config, variant)
     S = len(seeds)
@@ -406,7 +408,7 @@ def _result(config, variant, method, seed, weights, hist, opt_state):
 
 def _train_reupload(config, seeds, method, inits, progress, checkpoint):
     variant = "reupload"
-    program = engine._get_program(config, variant)
+    program = engine.program_for(config, variant)
     tr, sys = config.training, config.system
     n_w = qnn.n_weights(config, variant)
     S = len(seeds)
@@ -457,9 +459,9 @@ def _train_reupload(config, seeds, method, inits, progress, checkpoint):
             nb = sl.stop - sl.start
             x = xs[:, sl]  # (S, nb, n_in)
             th = theta[:, None, :]
-            lead, xb, tb = engine._broadcast_inputs(program, x, th)
-            psi = engine._forward(program, xb, tb)
-            probs = engine._measured_probabilities(program, psi).reshape(lead + (n_codes,))  # (S, nb, C)
+            xb = x.reshape(S * nb, -1)
+            tb = np.repeat(theta, nb, axis=0)  # (S * nb, P)
+            probs = engine.forward(program, xb, tb).reshape(S, nb, n_codes)  # (S, nb, C)
             if epoch < n_imitate:
                 tgt = np.stack(targets)[:, sl]  # (S, nb)
                 p_t = np.take_along_axis(probs, tgt[..., None], axis=-1)[..., 0]
@@ -478,7 +480,7 @@ def _train_reupload(config, seeds, method, inits, progress, checkpoint):
                 lt = ltabs[:, sl]
                 obj = (probs * lt).sum(axis=-1)
                 cot = lt / nb
-            g = engine._backward(program, psi, xb, tb, cot.reshape(-1, n_codes))
+            _, g = engine.vjp(program, xb, tb, cot.reshape(-1, n_codes))
             grad = g.reshape(S, nb, n_w).sum(axis=1)  # (S, P)
             # history: decoded assignments at the weights in force
             q = np.where(cover_code, probs, -1.0)
