@@ -318,8 +318,10 @@ class _Scorer:
 
 def _paper_decide(program, config, x, thetas):
     """Floor-decoded assignments for x ``(S, 1, n_in)`` and thetas ``(S, R, P)``."""
-    lead, xb, tb = engine._broadcast_inputs(program, x, thetas)
-    probs = engine._measured_probabilities(program, engine._forward(program, xb, tb))
+    lead = np.broadcast_shapes(x.shape[:-1], thetas.shape[:-1])
+    xb = np.broadcast_to(x, lead + x.shape[-1:]).reshape(-1, x.shape[-1])
+    tb = np.broadcast_to(thetas, lead + thetas.shape[-1:]).reshape(-1, thetas.shape[-1])
+    probs = engine.forward(program, xb, tb)
     o = qnn._bit_marginals(probs, config.system.n_ap)
     a = np.clip(np.floor(o * config.system.n_user), 0, config.system.n_user - 1).astype(np.int64)
     return a.reshape(lead + (config.system.n_ap,))
@@ -329,7 +331,7 @@ def algorithm1_runs(config, seeds, method, inits, progress, checkpoint) -> list:
     """Algorithm 1 for the ``paper`` variant, one run per seed (the runner behind
     :func:`train` and :func:`train_seeds`; ``inits`` holds one ``init`` per seed)."""
     variant = "paper"
-    program = engine._get_program(config, variant)
+    program = engine.program_for(config, variant)
     tr = config.training
     n_w = qnn.n_weights(config, variant)
     S = len(seeds)
@@ -434,7 +436,7 @@ def reupload_runs(config, seeds, method, inits, progress, checkpoint) -> list:
     """Adam on exact probabilities for the ``reupload`` variant, one run per seed (the
     runner behind :func:`train` and :func:`train_seeds`)."""
     variant = "reupload"
-    program = engine._get_program(config, variant)
+    program = engine.program_for(config, variant)
     tr, sys = config.training, config.system
     n_w = qnn.n_weights(config, variant)
     S = len(seeds)
@@ -485,9 +487,9 @@ def reupload_runs(config, seeds, method, inits, progress, checkpoint) -> list:
             nb = sl.stop - sl.start
             x = xs[:, sl]  # (S, nb, n_in)
             th = theta[:, None, :]
-            lead, xb, tb = engine._broadcast_inputs(program, x, th)
-            psi = engine._forward(program, xb, tb)
-            probs = engine._measured_probabilities(program, psi).reshape(lead + (n_codes,))  # (S, nb, C)
+            xb = x.reshape(S * nb, -1)
+            tb = np.repeat(theta, nb, axis=0)  # (S * nb, P)
+            probs = engine.forward(program, xb, tb).reshape(S, nb, n_codes)  # (S, nb, C)
             if epoch < n_imitate:
                 tgt = np.stack(targets)[:, sl]  # (S, nb)
                 p_t = np.take_along_axis(probs, tgt[..., None], axis=-1)[..., 0]
@@ -506,7 +508,7 @@ def reupload_runs(config, seeds, method, inits, progress, checkpoint) -> list:
                 lt = ltabs[:, sl]
                 obj = (probs * lt).sum(axis=-1)
                 cot = lt / nb
-            g = engine._backward(program, psi, xb, tb, cot.reshape(-1, n_codes))
+            _, g = engine.vjp(program, xb, tb, cot.reshape(-1, n_codes))
             grad = g.reshape(S, nb, n_w).sum(axis=1)  # (S, P)
             # history: decoded assignments at the weights in force
             q = np.where(cover_code, probs, -1.0)
