@@ -710,8 +710,10 @@ class ReuploadVariant(Variant):
 SCORING_FEATURES = 3
 """Link features per AP and user in the ``scoring`` variant (:mod:`cfmimo.features`)."""
 
-SCORING_MAX_CONE = 20
-"""Largest light cone (qubits simulated per circuit) the ``scoring`` variant accepts."""
+SCORING_MAX_CONE = 12
+"""Largest light cone (qubits simulated per output) the ``scoring`` variant accepts: a
+training batch of 250 channels x 8 users x 16 cones of 12 qubits already holds 2 GB of
+amplitudes."""
 
 
 def _scoring_dims(config: Preset) -> tuple[int, int]:
@@ -719,10 +721,12 @@ def _scoring_dims(config: Preset) -> tuple[int, int]:
     n_ap, n_layer = config.system.n_ap, config.training.n_layer
     cone = min(n_ap, 2 * n_layer + 1)
     if cone > SCORING_MAX_CONE:
+        rows = 250 * config.system.n_user * n_ap
         raise ValueError(
             f"the scoring variant with n_layer = {n_layer} and n_ap = {n_ap} would simulate light cones of "
-            f"{cone} qubits (2 * n_layer + 1, at most n_ap), {16 * 2**cone:,} bytes per state; allowed: at most "
-            f"{SCORING_MAX_CONE} qubits (n_layer <= {(SCORING_MAX_CONE - 1) // 2})"
+            f"{cone} qubits (min(2 * n_layer + 1, n_ap)): {16 * 2**cone:,} bytes per cone and row, "
+            f"{16 * 2**cone * rows:,} bytes for a training batch; allowed: at most {SCORING_MAX_CONE} qubits "
+            f"(n_layer <= {(SCORING_MAX_CONE - 1) // 2} or n_ap <= {SCORING_MAX_CONE})"
         )
     return n_ap, n_layer
 
@@ -760,21 +764,21 @@ class ScoringVariant(Variant):
     (:func:`cfmimo.features.link_features`: gain to ``k``, gap to AP ``m``'s best user,
     ``k``'s total gain; angles in ``[0, pi]``). ``L = n_layer`` (default 2) blocks of
     (i) re-uploading with TRAINABLE input weights on every qubit,
-    :math:`R_Y(a_0 f_0 + c_0)\, R_Z(a_1 f_1 + c_1)\, R_Y(a_2 f_2 + c_2)` (each angle a
+    :math:`R_Y(a_0 f_0 + c_0)\\, R_Z(a_1 f_1 + c_1)\\, R_Y(a_2 f_2 + c_2)` (each angle a
     weight times an input plus a weight: the encoding is trainable, and the biases are the
     trainable rotations), then (ii) a ring of CZ gates ``(m, m+1 mod n_ap)``; a last
     re-uploading block follows the last ring, then Z measurements.
 
-    **Readout.** AP ``m``'s score for user ``k`` is :math:`e^{s}\langle Z_m\rangle` (``s``, the
+    **Readout.** AP ``m``'s score for user ``k`` is :math:`e^{s}\\langle Z_m\\rangle` (``s``, the
     last weight, is a classical log-scale); a softmax over ``k`` per AP gives
-    :math:`\log p_m(k)`, shape ``(..., n_ap, n_user)``. The decoders need only
-    :math:`\langle Z\rangle` (the scale is positive and the same for all APs, so it does not
+    :math:`\\log p_m(k)`, shape ``(..., n_ap, n_user)``. The decoders need only
+    :math:`\\langle Z\\rangle` (the scale is positive and the same for all APs, so it does not
     change the order of assignments).
 
     **Sizes.** Weights are shared by all APs and users: ``2 * 3 * (L + 1) + 1`` (19 at
     ``L = 2``, whatever ``n_ap`` and ``n_user``), ordered block by block
     ``(a_0, c_0, a_1, c_1, a_2, c_2)``, then ``s``. After ``L`` CZ rings a qubit's
-    :math:`\langle Z\rangle` depends on ``min(2L + 1, n_ap)`` qubits (its light cone: 5 at
+    :math:`\\langle Z\\rangle` depends on ``min(2L + 1, n_ap)`` qubits (its light cone: 5 at
     ``L = 2``), which is what the engine simulates per output; cones above
     :data:`SCORING_MAX_CONE` qubits raise ``ValueError``. One channel costs ``n_user``
     circuit evaluations (one per candidate user).
@@ -819,7 +823,7 @@ class ScoringVariant(Variant):
         return f.reshape(f.shape[:-2] + (-1,))
 
     def outputs(self, config, probs):
-        """:math:`\langle Z_m\rangle = 1 - 2 P(\text{bit } m = 1)`, ``(..., n_ap)``."""
+        """:math:`\\langle Z_m\\rangle = 1 - 2 P(\\text{bit } m = 1)`, ``(..., n_ap)``."""
         return 1.0 - 2.0 * _bit_marginals(probs, config.system.n_ap)
 
     def decide_from_probabilities(self, config, probs):

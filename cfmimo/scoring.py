@@ -42,8 +42,8 @@ Training recipe (:func:`train_runs`, both models)
 Adam (step :data:`ADAM_STEP`), minibatches of :data:`BATCH` channels, progress bars,
 seeds, checkpoints and the cache work as for ``reupload`` (:mod:`cfmimo.train`). The run
 sees the ``n_data * n_epoch`` channels of :func:`cfmimo.train.training_channels` (drawn
-once), :data:`PASSES` times in all: each epoch visits ``PASSES * n_data`` of them in a
-random order. The first :data:`IMITATION_FRACTION` of the epochs imitate, the rest
+once), :func:`passes` times each in all (16 at 4 x 3, 4 at 16 x 8): each epoch visits
+``passes * n_data`` of them in a random order. The first :data:`IMITATION_FRACTION` of the epochs imitate, the rest
 fine-tune (method ``"imitation"``; ``"imitate_only"`` skips the fine-tuning).
 """
 
@@ -84,13 +84,16 @@ BATCH = 250
 ADAM_STEP = 0.02
 """Adam step size (constant)."""
 
-PASSES = 40
-"""Visits of every training channel over a whole run."""
+PASSES = 16
+"""Visits of every training channel over a whole run at the paper's 4 x 3 (see :func:`passes`)."""
+
+MIN_PASSES = 4
+"""Fewest visits of every training channel (large configurations)."""
 
 IMITATION_FRACTION = 0.5
 """Fraction of the epochs spent imitating the teacher (method ``"imitation"``)."""
 
-EXHAUSTIVE_TEACHER_MAX = 4096
+EXHAUSTIVE_TEACHER_MAX = 1000
 """Largest ``n_user**n_ap`` for which the teacher is exhaustive search."""
 
 TWIN_HIDDEN = 4
@@ -100,6 +103,17 @@ _SCALE0 = 3.0  # initial softmax scale of the QNN's <Z> scores
 _ADAM_BETAS = (0.9, 0.999)
 _ADAM_EPS = 1e-8
 _STREAM_INIT, _STREAM_EPOCH, _STREAM_ORDER = 0, 2, 3  # 0 and 2 as in cfmimo.train
+
+
+def passes(config: Preset) -> int:
+    """Visits of every training channel over a run: :data:`PASSES` at 4 APs x 3 users, and
+    fewer where one channel costs more circuit work (``n_ap * n_user`` evaluations of
+    light cones of ``min(2L + 1, n_ap)`` qubits), so that a run's work grows about linearly
+    with the number of channels only; never fewer than :data:`MIN_PASSES`. 16 at 4 x 3 and
+    3 x 3, 6 at 6 x 4, 5 at 8 x 4, 4 at 16 x 8."""
+    n_ap, n_user, L = config.system.n_ap, config.system.n_user, config.training.n_layer
+    work = n_ap * n_user * min(2 * L + 1, n_ap)
+    return int(np.clip(round(PASSES * 48 / work), MIN_PASSES, PASSES))
 
 
 def _stream(seed, stream, epoch=0):
@@ -155,16 +169,15 @@ class QuantumScorer:
 
     def scores(self, params, x):
         """x ``(R, n_ap * 3)`` -> scores ``(R, n_ap)`` and a context for :meth:`vjp`."""
-        z = engine.forward(self.program, x, params[:-1], output="z")
+        z = engine.forward(self.program, x, params, output="z")  # the circuit ignores params[-1]
         return np.exp(params[-1]) * z, (x, z)
 
     def vjp(self, params, ctx, cot):
         """Gradient of ``sum(cot * scores)`` with respect to ``params``."""
         x, z = ctx
         scale = np.exp(params[-1])
-        _, g = engine.vjp(self.program, x, params[:-1], scale * cot, output="z")
-        grad = np.empty(self.n_params)
-        grad[:-1] = g.sum(axis=0) if g.ndim == 2 else g
+        _, g = engine.vjp(self.program, x, params, scale * cot, output="z")
+        grad = np.array(g.sum(axis=0) if g.ndim == 2 else g, dtype=np.float64)
         grad[-1] = float((cot * z).sum()) * scale
         return grad
 
@@ -363,7 +376,7 @@ def train_model(model, config: Preset, H_hat, teacher, *, seed: int, method: str
     else:
         params = model.init(_stream(seed, _STREAM_INIT))
     n_imitate = int(round(IMITATION_FRACTION * tr.n_epoch)) if method == "imitation" else tr.n_epoch
-    visits = max(1, PASSES * n // tr.n_epoch)
+    visits = max(1, passes(config) * n // tr.n_epoch)
     batch = min(BATCH, visits)
     b1, b2 = _ADAM_BETAS
     steps_per_epoch = -(-visits // batch)

@@ -726,7 +726,7 @@ def load_weights(path) -> TrainResult:
     )
 
 
-_SOURCE_MODULES = ("config", "channel", "rates", "baselines", "qnn", "engine", "train")
+_SOURCE_MODULES = ("config", "channel", "rates", "baselines", "qnn", "engine", "train", "features", "decoders", "scoring")
 
 
 def cache_key(config: Preset, variant: str, method=None, seed=None) -> str:
