@@ -145,21 +145,24 @@ class _Block:
     """A gate sequence on ``n`` local qubits, simulated for ``M`` members at once.
 
     Members share the gate structure; each has its own angle specification (which inputs
-    and weights feed each rotation) and its own map from local to circuit qubits.
+    and weights feed each rotation).
 
-    ``ops``: ``("u", q, elems, diag, real)`` a fused one-qubit run on local qubit ``q``
-    (``elems``: ``(name, angle_slot)`` with ``angle_slot`` ``None`` for fixed gates),
-    ``("cx", c, t)`` or ``("cz", a, b)``.
+    ``init``: ``("u", q, elems, diag, real)`` fused one-qubit runs that act before any
+    two-qubit gate on their qubit (they build a product state). ``body``: further runs
+    and ``("perm", gates)``, consecutive CX/CZ gates applied as one signed permutation of
+    the amplitudes. ``tail``: a final signed permutation, folded into the read-out.
+    ``elems``: ``(name, angle_slot)``, ``angle_slot`` None for a fixed gate.
     """
 
     def __init__(self, n, ops, real, angles_per_member, measured_local, n_inputs, n_weights):
         self.n = n
-        self.ops = tuple(ops)
         self.real = real
         self.dtype = np.float64 if real else np.complex128
         self.members = len(angles_per_member)
-        self.measured = tuple(measured_local)  # local qubits read (probabilities / z)
+        self.measured = tuple(measured_local)  # local qubits read
         self.n_angles = len(angles_per_member[0]) if angles_per_member else 0
+        self.init, self.body, self.tail = _schedule(ops)
+        self._cache = {}
         M, G = self.members, self.n_angles
 
         def pad(kind, width):
@@ -177,6 +180,11 @@ class _Block:
         self.t_idx, self.t_coef = pad("t_terms", 1)
         self.x_idx, self.x_coef = pad("x_terms", 1)
         self.p_idx, self.p_coef = pad("p_terms", 2)
+        # a slot whose angle is the same for every row when theta is shared
+        self.row_constant = [
+            all(not a[g].x_terms and not a[g].p_terms and a[g] == angles_per_member[0][g] for a in angles_per_member)
+            for g in range(G)
+        ]
         # flattened (member, angle, weight, coef[, input]) entries for the gradient scatter
         tm, tg, tt = np.nonzero(self.t_coef)
         self.g_lin = (tm, tg, self.t_idx[tm, tg, tt, 0], self.t_coef[tm, tg, tt])
@@ -184,8 +192,11 @@ class _Block:
         self.g_prod = (pm, pg, self.p_idx[pm, pg, pt, 0], self.p_idx[pm, pg, pt, 1], self.p_coef[pm, pg, pt])
         self.n_inputs, self.n_weights = n_inputs, n_weights
 
-    def angles(self, xT, tT):
-        """Angles ``(G, M, B)`` from ``xT (n_in, B)`` and ``tT (n_w, B or 1)``."""
+    def angles(self, xT, tT, shared):
+        """Per-slot angles: ``(M*B,)`` member-major, or ``(1,)`` for a row-constant slot.
+
+        ``xT (n_in, B)``, ``tT (n_w, B)`` or ``(n_w, 1)`` when ``shared``.
+        """
         B = xT.shape[1]
         M, G = self.members, self.n_angles
         out = np.empty((M, G, B))
@@ -196,7 +207,84 @@ class _Block:
             out += self.x_coef[:, :, t, None] * xT[self.x_idx[:, :, t, 0]]
         for t in range(self.p_coef.shape[2]):
             out += self.p_coef[:, :, t, None] * tT[self.p_idx[:, :, t, 0]] * xT[self.p_idx[:, :, t, 1]]
-        return np.ascontiguousarray(out.transpose(1, 0, 2))  # (G, M, B)
+        return [out[0, g, :1].copy() if shared and self.row_constant[g] else out[:, g, :].reshape(M * B) for g in range(G)]
+
+    def perm(self, gates):
+        key = ("perm", gates)
+        if key not in self._cache:
+            self._cache[key] = _signed_permutation(self.n, gates)
+        return self._cache[key]
+
+    def codes(self):
+        """Integer of the measured bits of each basis state before the tail, ``(2**n,)``."""
+        if "codes" not in self._cache:
+            basis = np.arange(2**self.n)
+            code = np.zeros(2**self.n, dtype=np.int64)
+            for c, q in enumerate(self.measured):
+                code |= ((basis >> q) & 1) << c
+            if self.tail:
+                code = code[self.perm(self.tail)[2]]  # state j after the tail holds basis idx[j]
+            self._cache["codes"] = code
+        return self._cache["codes"]
+
+    def code_order(self):
+        if "order" not in self._cache:
+            self._cache["order"] = np.argsort(self.codes(), kind="stable")
+        return self._cache["order"]
+
+    def z_signs(self):
+        """``(m, 2**n)``: +1/-1 of each measured bit for each basis state before the tail."""
+        if "signs" not in self._cache:
+            code = self.codes()
+            self._cache["signs"] = np.stack([1.0 - 2.0 * ((code >> c) & 1) for c in range(len(self.measured))])
+        return self._cache["signs"]
+
+
+def _schedule(ops):
+    """Split ops into initial runs, a body with merged permutations, and a tail.
+
+    Consecutive two-qubit gates form one permutation group unless a one-qubit run must sit
+    between two of them (it follows one and precedes the other on its qubit). Each run is
+    then placed right after the group that precedes it on its qubit.
+    """
+    last_2q = {}  # qubit -> index of the latest two-qubit op on it
+    group_of = {}  # two-qubit op index -> group number
+    runs_after = {}  # group number (-1: none) -> one-qubit runs placed after it
+    pending = {}  # qubit -> (run, its preceding two-qubit op index or None)
+    groups = []
+    for i, op in enumerate(ops):
+        if op[0] == "u":
+            pending[op[1]] = (op, last_2q.get(op[1]))
+            continue
+        qubits = op[1:]
+        # a run on these qubits that follows a gate of the current group blocks joining it
+        blocked = any(
+            q in pending and pending[q][1] is not None and group_of[pending[q][1]] == len(groups) - 1 for q in qubits
+        )
+        if not groups or blocked:
+            groups.append([])
+        groups[-1].append((op[0],) + tuple(qubits))
+        group_of[i] = len(groups) - 1
+        for q in qubits:
+            if q in pending:
+                run, prev = pending.pop(q)
+                runs_after.setdefault(-1 if prev is None else group_of[prev], []).append(run)
+            last_2q[q] = i
+    for q, (run, prev) in pending.items():
+        runs_after.setdefault(-1 if prev is None else group_of[prev], []).append(run)
+    init = tuple(runs_after.get(-1, ()))
+    body = []
+    for k, gates in enumerate(groups):
+        body.append(("perm", tuple(gates)))
+        body.extend(runs_after.get(k, ()))
+    tail = ()
+    if body and body[-1][0] == "perm":
+        tail = body.pop()[1]
+    return init, tuple(body), tail
+
+
+def _op_qubits(op):
+    return (op[1],) if op[0] == "u" else tuple(op[1:])
 
 
 @dataclass(frozen=True, eq=False)
@@ -498,17 +586,22 @@ def program_for(config: Preset, variant) -> Program:
 
 
 # ---------------------------------------------------------------------------------------
-# kernels. A state is stored as psi[basis, row, col] of shape (2**n, R, K): R batch rows
-# (member-major when a block simulates several light cones), K columns (1 for a state,
-# one per output for the cotangents of the backward pass).
+# kernels. A state is stored as X[basis, col, row] of shape (2**n, K, R): R batch rows
+# (member-major when a block simulates several light cones), K columns (1 for the state,
+# one per output for the cotangents of the backward pass). Rows are the contiguous axis,
+# so a per-row gate entry of shape (R,) broadcasts over everything else. Every kernel is
+# element-wise (or a gather): a row's numbers never depend on the other rows.
 # ---------------------------------------------------------------------------------------
 
 
 def _fold(a):
     """Sum over axis 0 (a power of two) by pairwise halving: the order of additions is
     fixed by the length of axis 0 alone, whatever the other axes."""
-    a = np.array(a, copy=True) if not a.flags.writeable else a
     n = a.shape[0]
+    if n == 1:
+        return a[0].copy()
+    a = a[: n // 2] + a[n // 2 :]
+    n //= 2
     while n > 1:
         h = n // 2
         np.add(a[:h], a[h:n], out=a[:h])
@@ -517,211 +610,316 @@ def _fold(a):
 
 
 def _mat2(elems, angles, R, dtype):
-    """Fused 2x2 matrix per row, ``(R, 2, 2)`` (``(1, 2, 2)`` without rotations), of a
-    one-qubit run; ``angles (G, R)``."""
-    if all(slot is None for _, slot in elems):
-        R = 1
-    u = np.zeros((R, 2, 2), dtype=dtype)
-    u[:, 0, 0] = u[:, 1, 1] = 1.0
+    """Fused 2x2 matrix of a one-qubit run (first gate rightmost), ``(R, 2, 2)``, or
+    ``(1, 2, 2)`` when every angle in it is the same for all rows; ``angles`` is a list
+    of per-slot arrays, each ``(R,)`` or ``(1,)``."""
+    rows = max([angles[slot].shape[0] for _, slot in elems if slot is not None] + [1])
+    u = None
     for name, slot in elems:
         if slot is None:
-            u = _FIXED_MATRIX[name].astype(dtype) @ u
-            continue
-        half = 0.5 * angles[slot]
-        c, s = np.cos(half), np.sin(half)
-        g = np.empty((R, 2, 2), dtype=dtype)
-        if name == "ry":
-            g[:, 0, 0], g[:, 0, 1], g[:, 1, 0], g[:, 1, 1] = c, -s, s, c
-        elif name == "rx":
-            g[:, 0, 0], g[:, 0, 1], g[:, 1, 0], g[:, 1, 1] = c, -1j * s, -1j * s, c
-        else:  # rz
-            g[:, 0, 0], g[:, 1, 1] = c - 1j * s, c + 1j * s
-            g[:, 0, 1] = g[:, 1, 0] = 0.0
-        u = np.matmul(g, u)
+            g = _FIXED_MATRIX[name].astype(dtype)[None]
+        else:
+            half = 0.5 * angles[slot]
+            c, s = np.cos(half), np.sin(half)
+            g = np.empty((half.shape[0], 2, 2), dtype=dtype)
+            if name == "ry":
+                g[:, 0, 0], g[:, 0, 1], g[:, 1, 0], g[:, 1, 1] = c, -s, s, c
+            elif name == "rx":
+                g[:, 0, 0], g[:, 0, 1], g[:, 1, 0], g[:, 1, 1] = c, -1j * s, -1j * s, c
+            else:  # rz
+                g[:, 0, 0], g[:, 1, 1] = c - 1j * s, c + 1j * s
+                g[:, 0, 1] = g[:, 1, 0] = 0.0
+        u = g if u is None else np.matmul(g, u)
+    if u.shape[0] != rows:  # pragma: no cover - matmul broadcasts (1, 2, 2) already
+        u = np.broadcast_to(u, (rows, 2, 2))
     return u
-
-
-class _Work:
-    """Scratch buffers shared by every gate of one pass."""
-
-    def __init__(self, half_size, dtype):
-        self.b0 = np.empty(half_size, dtype=dtype)
-        self.b1 = np.empty(half_size, dtype=dtype)
-
-    def like(self, v, which):
-        buf = self.b0 if which == 0 else self.b1
-        return buf[: v.size].reshape(v.shape)
-
-
-def _apply_u(state, n, q, u, diag, work):
-    """``state (2**n, R, K) <- u`` on qubit ``q``; ``u (R, 2, 2)``."""
-    R, K = state.shape[1], state.shape[2]
-    view = state.reshape(2 ** (n - 1 - q), 2, 2**q, R, K)
-    v0, v1 = view[:, 0], view[:, 1]
-    u00, u01, u10, u11 = (u[:, i, j, None] for i, j in ((0, 0), (0, 1), (1, 0), (1, 1)))
-    if diag:
-        np.multiply(v0, u00, out=v0)
-        np.multiply(v1, u11, out=v1)
-        return
-    b0, b1 = work.like(v0, 0), work.like(v0, 1)
-    np.multiply(v0, u00, out=b0)
-    np.multiply(v1, u01, out=b1)
-    np.add(b0, b1, out=b0)
-    np.multiply(v0, u10, out=b1)
-    np.multiply(v1, u11, out=v1)
-    np.add(v1, b1, out=v1)
-    np.copyto(v0, b0)
-
-
-def _two_qubit_view(state, n, a, b):
-    R, K = state.shape[1], state.shape[2]
-    hi, lo = max(a, b), min(a, b)
-    view = state.reshape(2 ** (n - 1 - hi), 2, 2 ** (hi - lo - 1), 2, 2**lo, R, K)
-
-    def index(ba, bb):
-        idx = [slice(None)] * 5
-        idx[1 if a == hi else 3] = ba
-        idx[1 if b == hi else 3] = bb
-        return tuple(idx)
-
-    return view, index
-
-
-def _apply_2q(state, n, op, work):
-    name, a, b = op
-    view, index = _two_qubit_view(state, n, a, b)
-    if name == "cz":
-        v11 = view[index(1, 1)]
-        np.negative(v11, out=v11)
-        return
-    v10, v11 = view[index(1, 0)], view[index(1, 1)]
-    tmp = work.like(v10, 0)
-    np.copyto(tmp, v10)
-    np.copyto(v10, v11)
-    np.copyto(v11, tmp)
-
-
-def _cross(lam, psi, n, q):
-    """``C[r, k, a, b] = sum_rest conj(lam[a]) psi[b]`` on qubit ``q``, ``(R, K, 2, 2)``."""
-    R, K = lam.shape[1], lam.shape[2]
-    lv = lam.reshape(2 ** (n - 1 - q), 2, 2**q, R, K)
-    pv = psi.reshape(2 ** (n - 1 - q), 2, 2**q, R, 1)
-    out = np.empty((R, K, 2, 2), dtype=np.result_type(lam.dtype, psi.dtype))
-    for a in range(2):
-        la = np.conj(lv[:, a]) if np.iscomplexobj(lam) else lv[:, a]
-        for b in range(2):
-            prod = la * pv[:, b]
-            out[:, :, a, b] = _fold(prod.reshape(-1, R, K))
-    return out
 
 
 def _dagger(u):
     return np.conj(np.swapaxes(u, -1, -2))
 
 
-def _run_gradients(elems, angles, C, dang, dtype):
-    """Gradient of every rotation of a fused run from its cross matrix ``C (R, K, 2, 2)``.
+def _apply_u(X, buf, n, q, u, diag):
+    """``u`` on qubit ``q`` of ``X (2**n, K, R)``; returns ``(new X, free buffer)``."""
+    K, R = X.shape[1], X.shape[2]
+    L, Q = 2 ** (n - 1 - q), 2**q
+    per_row = u.shape[0] > 1
+    if diag:
+        u00, u11 = u[:, 0, 0], u[:, 1, 1]
+        if not per_row:
+            u00, u11 = u00[0], u11[0]
+        v = X.reshape(L, 2, Q * K, R)
+        np.multiply(v[:, 0], u00, out=v[:, 0])
+        np.multiply(v[:, 1], u11, out=v[:, 1])
+        return X, buf
+    real_u = not np.iscomplexobj(u)
+    if real_u and np.iscomplexobj(X):  # a real gate on a complex state: real arithmetic
+        v = X.view(np.float64).reshape(L, 2, Q * K, 2 * R)
+        o = buf.view(np.float64).reshape(L, 2, Q * K, 2 * R)
+        entries = [np.repeat(u[:, i, j], 2) if per_row else u[0, i, j] for i, j in ((0, 0), (0, 1), (1, 0), (1, 1))]
+    else:
+        if np.iscomplexobj(u) and not np.iscomplexobj(X):  # pragma: no cover - blocks are typed at compile time
+            raise TypeError("complex gate on a real state")
+        v = X.reshape(L, 2, Q * K, R)
+        o = buf.reshape(L, 2, Q * K, R)
+        entries = [u[:, i, j] if per_row else u[0, i, j] for i, j in ((0, 0), (0, 1), (1, 0), (1, 1))]
+    u00, u01, u10, u11 = entries
+    v0, v1, o0, o1 = v[:, 0], v[:, 1], o[:, 0], o[:, 1]
+    np.multiply(v0, u00, out=o0)
+    np.multiply(v1, u01, out=o1)
+    np.add(o0, o1, out=o0)
+    np.multiply(v0, u10, out=o1)
+    np.multiply(v1, u11, out=v1)
+    np.add(o1, v1, out=o1)
+    return buf, X
 
-    With ``A_i`` the product of the gates after rotation ``i`` in the run:
-    ``d L / d phi_i = Im sum_ab (A_i P_i A_i^dag)[a, b] C[a, b]``.
+
+def _signed_permutation(n, gates):
+    """``(idx, sign, inv)`` with ``(G psi)[j] = sign[j] * psi[idx[j]]`` for a sequence
+    of CX / CZ gates (``sign`` None when all +1)."""
+    j = np.arange(2**n)
+    idx = j.copy()
+    sign = np.ones(2**n)
+    for name, a, b in gates:
+        if name == "cx":
+            src = j ^ (((j >> a) & 1) << b)
+            idx, sign = idx[src], sign[src]
+        else:  # cz
+            sign = sign * (1 - 2 * (((j >> a) & 1) & ((j >> b) & 1)))
+    inv = np.empty_like(idx)
+    inv[idx] = j
+    if np.all(sign > 0):
+        return idx, None, inv, None
+    return idx, sign, inv, sign[inv]
+
+
+def _apply_perm(X, buf, perm, inverse=False):
+    idx, sign, inv, sign_inv = perm
+    np.take(X, inv if inverse else idx, axis=0, out=buf)
+    s = sign_inv if inverse else sign
+    if s is not None:
+        np.multiply(buf, s[:, None, None], out=buf)
+    return buf, X
+
+
+def _product_state(n, vectors, R, dtype):
+    """``(2**n, 1, R)`` product state; ``vectors[q]`` is ``(rows, 2)`` or None (|0>)."""
+    a = None
+    for q in range(n - 1, -1, -1):
+        v = vectors.get(q)
+        if v is None:
+            v = np.zeros((1, 2), dtype=dtype)
+            v[0, 0] = 1.0
+        vt = np.broadcast_to(v.T.astype(dtype, copy=False), (2, R))
+        a = vt if a is None else (a[:, None, :] * vt[None, :, :]).reshape(-1, R)
+    return np.ascontiguousarray(a).reshape(2**n, 1, R)
+
+
+def _cross_parts(lam, psi, n, q, needed):
+    """Real and imaginary parts of ``C[a, b] = sum_rest conj(lam[a, rest]) psi[b, rest]``.
+
+    ``needed``: ``(a, b, "re"/"im")`` entries. Returns ``{(a, b, "re"/"im"): (K, R)}``.
+    Products are taken on float views (a complex multiply costs twice as much) and summed
+    over the other qubits in a fixed order (``np.add.reduce`` along the leading axis of a
+    C-contiguous array accumulates row after row, whatever the number of columns).
     """
-    R = C.shape[0]
-    A = np.zeros((R, 2, 2), dtype=dtype)
-    A[:, 0, 0] = A[:, 1, 1] = 1.0
+    K, R = lam.shape[1], lam.shape[2]
+    L, Q = 2 ** (n - 1 - q), 2**q
+    out = {}
+    if not np.iscomplexobj(lam):
+        lv = lam.reshape(L, 2, Q, K, R)
+        pv = psi.reshape(L, 2, Q, 1, R)
+        for a, b, part in needed:
+            if part == "re":
+                out[(a, b, "re")] = np.add.reduce((lv[:, a] * pv[:, b]).reshape(L * Q, K * R), axis=0).reshape(K, R)
+            else:
+                out[(a, b, "im")] = np.zeros((K, R))
+        return out
+    lv = lam.view(np.float64).reshape(L, 2, Q, K, R, 2)
+    pv = psi.view(np.float64).reshape(L, 2, Q, 1, R, 2)
+    for a, b, part in needed:
+        la, pb = lv[:, a], pv[:, b]
+        if part == "re":  # re(conj(l) p) = lr pr + li pi
+            s = np.add.reduce((la * pb).reshape(L * Q, K * R * 2), axis=0).reshape(K, R, 2)
+            out[(a, b, "re")] = s[..., 0] + s[..., 1]
+        else:  # im(conj(l) p) = lr pi - li pr
+            s = np.add.reduce((la * pb[..., ::-1]).reshape(L * Q, K * R * 2), axis=0).reshape(K, R, 2)
+            out[(a, b, "im")] = s[..., 0] - s[..., 1]
+    return out
+
+
+def _run_matrices(elems, angles, R):
+    """``(slot, A_i P_i A_i^dag)`` of every rotation of a run, each ``(R or 1, 2, 2)``."""
+    A = None
+    mats = []
     for name, slot in reversed(elems):
         if slot is not None:
-            M = A @ _PAULI[name] @ _dagger(A)  # (R, 2, 2)
-            dang[slot] += np.imag(np.einsum("rab,rkab->rk", M, C))
-        A = A @ _mat2(((name, slot),), angles, R, dtype)
-    return dang
+            P = _PAULI[name][None]
+            M = P if A is None else np.matmul(np.matmul(A, P), _dagger(A))
+            mats.append((slot, M))
+        single = _mat2(((name, slot),), angles, R, np.complex128)
+        A = single if A is None else np.matmul(A, single)
+    return mats
 
 
-def _lift(n, measured):
-    """For each basis state of ``n`` qubits, the integer of its measured bits."""
-    basis = np.arange(2**n)
-    index = np.zeros(2**n, dtype=np.int64)
-    for c, q in enumerate(measured):
-        index |= ((basis >> q) & 1) << c
-    return index
+@lru_cache(maxsize=4096)
+def _run_pattern(elems):
+    """Entries ``(a, b, part)`` of the cross matrix that a run's gradients need: the
+    non-zero real/imaginary parts of ``A P A^dag`` at generic angles."""
+    rng = np.random.default_rng(0)
+    slots = [slot for _, slot in elems if slot is not None]
+    angles = {slot: rng.uniform(0.1, 3.0, 3) for slot in slots}
+    need = set()
+    for _, M in _run_matrices(elems, angles, 3):
+        for a in range(2):
+            for b in range(2):
+                if np.any(np.abs(M[:, a, b].imag) > 1e-12):
+                    need.add((a, b, "re"))  # Im(m C) = Im(m) Re(C) + Re(m) Im(C)
+                if np.any(np.abs(M[:, a, b].real) > 1e-12):
+                    need.add((a, b, "im"))
+    return tuple(sorted(need))
 
 
-def _z_signs(n, q):
-    return 1.0 - 2.0 * ((np.arange(2**n) >> q) & 1)
+def _run_gradients(elems, angles, R, C, dang):
+    """Gradients of every rotation of a fused run from the cross matrix ``C`` of the
+    cotangent and the state after the run (``{(a, b, "re"/"im"): (K, R)}``):
+    ``d L / d phi_i = Im sum_ab (A_i P_i A_i^dag)[a, b] C[a, b]`` with ``A_i`` the product
+    of the run's gates after rotation ``i``."""
+    for slot, M in _run_matrices(elems, angles, R):
+        d = 0.0
+        for a, b, part in _run_pattern(elems):
+            m = M[:, a, b] if M.shape[0] > 1 else M[0, a, b]
+            d = d + (np.imag(m) if part == "re" else np.real(m)) * C[(a, b, part)]
+        dang[slot] += d
 
 
-def _probabilities(psi, n, measured):
-    """Probabilities ``(R, 2**m)`` of the measured local qubits (clbit 0 least significant)."""
-    R = psi.shape[1]
-    p = psi[:, :, 0].real ** 2 + (psi[:, :, 0].imag ** 2 if np.iscomplexobj(psi) else 0.0)
-    view = p.reshape((2,) * n + (R,))  # axis n - 1 - q is qubit q
-    axes_rest = [n - 1 - q for q in range(n - 1, -1, -1) if q not in measured]
-    axes_meas = [n - 1 - measured[c] for c in range(len(measured) - 1, -1, -1)]
-    view = view.transpose(axes_rest + axes_meas + [n])
-    for _ in axes_rest:
-        view = view[0] + view[1]
-    return np.ascontiguousarray(view.reshape(2 ** len(measured), R).T)
+def _init_cross(lam, vectors, n, qubits):
+    """Cross matrices of the initial product state for each qubit in ``qubits``.
 
+    With :math:`\\psi = \\bigotimes_p v_p`, ``C_q[a, b] = v_q[b] E_q[a]`` where
+    ``E_q[a] = sum_rest conj(lam[a, rest]) prod_{p != q} v_p[rest_p]``. All ``E_q`` come
+    from one divide-and-conquer contraction (about two passes over ``lam``).
+    """
+    K, R = lam.shape[1], lam.shape[2]
+    zero = np.zeros((R, 2))
+    zero[:, 0] = 1.0
+    vec = {q: np.broadcast_to(vectors.get(q, zero), (R, 2)).T for q in range(n)}
+    env = {}
 
-def _z_values(psi, n, qubits):
-    """``<Z_q>`` per row for each local qubit, ``(R, len(qubits))``."""
-    R = psi.shape[1]
-    p = psi[:, :, 0].real ** 2 + (psi[:, :, 0].imag ** 2 if np.iscomplexobj(psi) else 0.0)
-    out = np.empty((R, len(qubits)))
-    for c, q in enumerate(qubits):
-        view = p.reshape(2 ** (n - 1 - q), 2, 2**q, R)
-        out[:, c] = _fold((view[:, 0] - view[:, 1]).reshape(-1, R))
+    def product(qs):  # (2**len(qs), R), qubit qs[0] least significant
+        a = None
+        for q in reversed(qs):
+            a = vec[q] if a is None else (a[:, None, :] * vec[q][None, :, :]).reshape(-1, R)
+        return a
+
+    def recurse(T, qs):  # T: (2**len(qs), K, R), conj(lam) contracted over the other qubits
+        if not any(q in qubits for q in qs):
+            return
+        if len(qs) == 1:
+            env[qs[0]] = T
+            return
+        h = len(qs) // 2
+        low, high = qs[:h], qs[h:]
+        view = T.reshape(2 ** len(high), 2**h, K, T.shape[-1])
+        pl, ph = product(low), product(high)
+        # contract the low qubits (axis 1), then the high ones (axis 0)
+        recurse(np.add.reduce(view * pl[None, :, None, :], axis=1), high)
+        recurse(np.add.reduce(view * ph[:, None, None, :], axis=0), low)
+
+    recurse(np.conj(lam) if np.iscomplexobj(lam) else lam, list(range(n)))
+    out = {}
+    for q in qubits:
+        E = env[q]  # (2, K, R)
+        v = vec[q]  # (2, R)
+        out[q] = {(a, b): E[a] * v[b][None, :] for a in range(2) for b in range(2)}
     return out
 
 
 def _simulate(block, angles, R):
-    """Forward pass: the final state ``(2**n, R, 1)``."""
-    n = block.n
-    psi = np.zeros((2**n, R, 1), dtype=block.dtype)
-    psi[0] = 1.0
-    work = _Work(2 ** max(n - 1, 0) * R, block.dtype)
-    for op in block.ops:
+    """Forward pass: the state before the tail permutation, ``(2**n, 1, R)``."""
+    n, dtype = block.n, block.dtype
+    vectors = {op[1]: _mat2(op[2], angles, R, dtype)[:, :, 0] for op in block.init}
+    X = _product_state(n, vectors, R, dtype)
+    buf = np.empty_like(X)
+    for op in block.body:
         if op[0] == "u":
-            _, q, elems, diag, _ = op
-            _apply_u(psi, n, q, _mat2(elems, angles, R, block.dtype), diag, work)
+            X, buf = _apply_u(X, buf, n, op[1], _mat2(op[2], angles, R, dtype), op[3])
         else:
-            _apply_2q(psi, n, op, work)
-    return psi
+            X, buf = _apply_perm(X, buf, block.perm(op[1]))
+    return X
 
 
 def _backward(block, angles, psi, lam):
-    """Adjoint pass; returns ``dL/dangle`` of shape ``(G, R, K)``. ``psi``, ``lam`` consumed."""
-    n = block.n
-    R, K = lam.shape[1], lam.shape[2]
-    dtype = np.result_type(block.dtype, lam.dtype)
-    dang = np.zeros((block.n_angles, R, K))
-    work = _Work(2 ** max(n - 1, 0) * R * K, dtype)
-    for op in reversed(block.ops):
+    """Adjoint pass; ``dL/dangle`` of shape ``(G, K, R)``. ``psi``, ``lam`` are consumed."""
+    n, dtype = block.n, block.dtype
+    K, R = lam.shape[1], lam.shape[2]
+    dang = np.zeros((block.n_angles, K, R))
+    if not (psi.flags.c_contiguous and lam.flags.c_contiguous):  # pragma: no cover - internal invariant
+        raise RuntimeError("the adjoint pass needs C-contiguous states")
+    pbuf, lbuf = np.empty_like(psi), np.empty_like(lam)
+    for op in reversed(block.body):
         if op[0] == "u":
             _, q, elems, diag, _ = op
             if any(slot is not None for _, slot in elems):
-                C = _cross(lam, psi, n, q)
-                _run_gradients(elems, angles, C, dang, dtype if not block.real else np.complex128)
-            u = _dagger(_mat2(elems, angles, R, block.dtype))
-            _apply_u(psi, n, q, u, diag, work)
-            _apply_u(lam, n, q, u, diag, work)
+                C = _cross_parts(lam, psi, n, q, _run_pattern(elems))
+                _run_gradients(elems, angles, R, C, dang)
+            u = _dagger(_mat2(elems, angles, R, dtype))
+            psi, pbuf = _apply_u(psi, pbuf, n, q, u, diag)
+            lam, lbuf = _apply_u(lam, lbuf, n, q, u, diag)
         else:
-            _apply_2q(psi, n, op, work)
-            _apply_2q(lam, n, op, work)
+            perm = block.perm(op[1])
+            psi, pbuf = _apply_perm(psi, pbuf, perm, inverse=True)
+            lam, lbuf = _apply_perm(lam, lbuf, perm, inverse=True)
+    # the initial runs act on different qubits and commute: each one's gradient comes
+    # from the product state and the cotangent there, as if it were applied last
+    trained = [op for op in block.init if any(slot is not None for _, slot in op[2])]
+    if trained:
+        vectors = {op[1]: _mat2(op[2], angles, R, dtype)[:, :, 0] for op in block.init}
+        cross = _init_cross(lam, vectors, n, {op[1] for op in trained})
+        for _, q, elems, _, _ in trained:
+            Cq = cross[q]
+            C = {(a, b, part): (Cq[(a, b)].real if part == "re" else (Cq[(a, b)].imag if np.iscomplexobj(Cq[(a, b)]) else 0.0)) for a, b, part in _run_pattern(elems)}
+            _run_gradients(elems, angles, R, C, dang)
     return dang
 
 
+def _basis_probabilities(psi):
+    p = psi[:, 0]
+    if np.iscomplexobj(p):
+        return p.real**2 + p.imag**2
+    return p * p
+
+
+def _probabilities(block, psi):
+    """Probabilities ``(2**m, R)`` of the measured bits (code of the measured qubits)."""
+    p = _basis_probabilities(psi)  # (2**n, R)
+    order = block.code_order()
+    m = len(block.measured)
+    grouped = np.take(p, order, axis=0).reshape(2**m, 2 ** (block.n - m), p.shape[1])
+    return _fold(np.moveaxis(grouped, 1, 0)) if block.n > m else grouped[:, 0]
+
+
+def _z_from_probabilities(P, m):
+    """``<Z>`` of each measured bit from the code probabilities ``P (2**m, R)``, ``(m, R)``."""
+    out = np.empty((m, P.shape[1]))
+    for c in range(m):
+        v = P.reshape(2 ** (m - 1 - c), 2, 2**c, P.shape[1])
+        out[c] = _fold((v[:, 0] - v[:, 1]).reshape(-1, P.shape[1]))
+    return out
+
+
 def _weight_gradient(block, dang, xT, B):
-    """``dL/dtheta`` per row, ``(M, B, K, n_w)``, from ``dang (G, M*B, K)``."""
+    """``dL/dtheta`` per row, ``(M, K, B, n_w)``, from ``dang (G, K, M*B)``."""
     M, G = block.members, block.n_angles
-    K = dang.shape[-1]
-    d = dang.reshape(G, M, B, K).transpose(1, 0, 2, 3)  # (M, G, B, K)
-    grad = np.zeros((block.n_weights, M, B, K))
+    K = dang.shape[1]
+    d = dang.reshape(G, K, M, B).transpose(2, 0, 1, 3)  # (M, G, K, B)
+    grad = np.zeros((block.n_weights, M, K, B))
     m, g, j, c = block.g_lin
     if len(m):
         np.add.at(grad, (j, m), c[:, None, None] * d[m, g])
     m, g, j, i, c = block.g_prod
     if len(m):
-        np.add.at(grad, (j, m), c[:, None, None] * xT[i][:, :, None] * d[m, g])
+        np.add.at(grad, (j, m), c[:, None, None] * xT[i][:, None, :] * d[m, g])
     return grad.transpose(1, 2, 3, 0)
 
 
@@ -772,9 +970,9 @@ def _batch(program, x, theta):
 
 def _chunk_rows(block, K, B, budget):
     """Rows per chunk for a block whose backward pass carries ``K`` cotangent columns."""
-    item = 8 if block.real and K == 0 else 16
-    # forward state, cotangents and scratch (two half states of the widest array)
-    per_row = (2**block.n) * block.members * item * (1 + 2 * K + max(1, K) + 1)
+    item = 8 if block.real else 16
+    # state and its buffer, cotangents and their buffer, temporaries of the size of each
+    per_row = (2**block.n) * block.members * item * (3 + 3 * K)
     if per_row > budget:
         raise ValueError(
             f"simulating {block.n} qubits needs {per_row:,} bytes for one batch row "
@@ -830,16 +1028,14 @@ def _run(program, x, theta, output, memory_budget, cotangent=None, jac=False):
         for start in range(0, B, rows):
             sl = slice(start, min(B, start + rows))
             b = sl.stop - sl.start
-            angles = block.angles(xT[:, sl], tT if shared else tT[:, sl]).reshape(block.n_angles, block.members * b)
+            angles = block.angles(xT[:, sl], tT if shared else tT[:, sl], shared)
             psi = _simulate(block, angles, block.members * b)
+            P = _probabilities(block, psi)  # (2**m, M*b)
             if clbits is None:
-                if output == "probabilities":
-                    values[sl] = _probabilities(psi, block.n, block.measured)
-                else:
-                    values[sl] = _z_values(psi, block.n, block.measured)
+                values[sl] = P.T if output == "probabilities" else _z_from_probabilities(P, len(block.measured)).T
             else:
-                vals = _z_values(psi, block.n, block.measured)[:, 0]
-                values[sl, list(clbits)] = vals.reshape(block.members, b).T
+                z = _z_from_probabilities(P, 1)[0]
+                values[sl, list(clbits)] = z.reshape(block.members, b).T
             if want_grad:
                 states.append((block, clbits, sl, angles, psi))
     if not want_grad:
@@ -854,34 +1050,33 @@ def _run(program, x, theta, output, memory_budget, cotangent=None, jac=False):
         R = block.members * b
         if clbits is None:
             if output == "probabilities":
-                lift = _lift(n, block.measured)  # (2**n,)
+                code = block.codes()  # (2**n,) code of each basis state
                 if jac:
-                    lam = np.zeros((2**n, R, n_out), dtype=psi.dtype)
-                    lam[np.arange(2**n), :, lift] = psi[:, :, 0]
+                    lam = np.zeros((2**n, n_out, R), dtype=psi.dtype)
+                    lam[np.arange(2**n), code, :] = psi[:, 0]
                 else:
-                    w = cotangent[sl].T[lift]  # (2**n, R)
-                    lam = (w * psi[:, :, 0])[:, :, None]
+                    lam = (cotangent[sl].T[code] * psi[:, 0])[:, None, :]
             else:
-                signs = np.stack([_z_signs(n, q) for q in block.measured], axis=1)  # (2**n, m)
+                signs = block.z_signs()  # (m, 2**n)
                 if jac:
-                    lam = signs[:, None, :] * psi
+                    lam = signs.T[:, :, None] * psi
                 else:
                     w = np.zeros((2**n, R))
                     for c in range(len(block.measured)):
-                        w += signs[:, c, None] * cotangent[sl, c][None, :]
-                    lam = (w * psi[:, :, 0])[:, :, None]
-            dang = _backward(block, angles, psi, lam)
-            g = _weight_gradient(block, dang, xT[:, sl], b)[0]  # (b, K, n_w)
+                        w += signs[c][:, None] * cotangent[sl, c][None, :]
+                    lam = (w * psi[:, 0])[:, None, :]
+            dang = _backward(block, angles, psi, np.ascontiguousarray(lam))
+            g = _weight_gradient(block, dang, xT[:, sl], b)[0]  # (K, b, n_w)
             if jac:
-                grad[sl] += g
+                grad[sl] += g.transpose(1, 0, 2)
             else:
-                grad[sl] += g[:, 0]
+                grad[sl] += g[0]
         else:
-            sign = _z_signs(n, block.measured[0])[:, None]
+            sign = block.z_signs()[0][:, None]
             w = np.ones((block.members, b)) if jac else cotangent[sl][:, list(clbits)].T  # (M, b)
-            lam = (sign * w.reshape(1, R) * psi[:, :, 0])[:, :, None]
-            dang = _backward(block, angles, psi, lam)
-            g = _weight_gradient(block, dang, xT[:, sl], b)[:, :, 0]  # (M, b, n_w)
+            lam = (sign * w.reshape(1, R) * psi[:, 0])[:, None, :]
+            dang = _backward(block, angles, psi, np.ascontiguousarray(lam))
+            g = _weight_gradient(block, dang, xT[:, sl], b)[:, 0]  # (M, b, n_w)
             if jac:
                 for m, c in enumerate(clbits):
                     grad[sl, c] += g[m]
