@@ -14,11 +14,63 @@ import time
 
 import numpy as np
 
+from . import scoring
 from .channel import sample_channels
 from .config import Preset, db_to_linear
+from .policies import Policy, classical_policies
 from .rates import gain_matrix, rates_from_gains, serves_every_user
 
-__all__ = ["ratio_ci", "share_table", "markdown_share_table"]
+__all__ = [
+    "EXHAUSTIVE_REFERENCE_MAX",
+    "reference_policy",
+    "comparison_policies",
+    "ratio_ci",
+    "share_table",
+    "markdown_share_table",
+    "summary",
+]
+
+EXHAUSTIVE_REFERENCE_MAX = 10**5
+"""Largest ``n_user**n_ap`` for which exhaustive search is the reference of the shares."""
+
+CLASSICAL_NAMES = ("exhaustive", "greedy", "greedy + local search", "strongest AP")
+
+
+def reference_policy(config: Preset) -> str:
+    """``"exhaustive"`` while ``n_user**n_ap <=`` :data:`EXHAUSTIVE_REFERENCE_MAX`, else
+    ``"greedy + local search"``."""
+    n_ap, n_user = config.system.n_ap, config.system.n_user
+    return "exhaustive" if n_user**n_ap <= EXHAUSTIVE_REFERENCE_MAX else "greedy + local search"
+
+
+def comparison_policies(config: Preset, learned: dict, *, k: int = 5) -> dict:
+    """The classical policies that run at this size and every learned score model, pure
+    and top-``k`` re-ranked (a hybrid).
+
+    Parameters
+    ----------
+    config : Preset
+    learned : dict
+        Display name -> ``(model, weights)`` with ``model`` a
+        :class:`cfmimo.scoring.QuantumScorer` or :class:`cfmimo.scoring.ClassicalTwin`.
+    k : int
+        Candidates re-ranked by the rate formula on the estimate.
+
+    Returns
+    -------
+    dict of str to :class:`cfmimo.policies.Policy`
+    """
+    sys = config.system
+    feasible = sys.n_user**sys.n_ap <= EXHAUSTIVE_REFERENCE_MAX
+    every = classical_policies(sys.interference_factor, sys.penalty, n_ap=sys.n_ap, n_user=sys.n_user)
+    out = {name: every[name] for name in CLASSICAL_NAMES if name in every and (feasible or name != "exhaustive")}
+    for name, (model, weights) in learned.items():
+        out[name] = Policy(name, scoring.policy(config, weights, model=model), uses_rho=False,
+                           rate_evaluations=lambda n_ap, n_user: 0, n_parameters=model.n_params)
+        out[f"{name}, top-{k} re-ranked"] = Policy(
+            f"{name}, top-{k} re-ranked", scoring.policy(config, weights, k=k, model=model), hybrid=True,
+            rate_evaluations=lambda n_ap, n_user, k=k: k, n_parameters=model.n_params)
+    return out
 
 
 def ratio_ci(values, reference, z: float = 1.96) -> tuple[float, float]:
@@ -107,3 +159,20 @@ def markdown_share_table(rows, reference: str) -> str:
             f"| {100 * r['served']:.1f}% | {r['distinct']} |"
         )
     return "\n".join(lines)
+
+
+def summary(rows, name: str) -> dict:
+    """Over the distance means of :func:`share_table`: ``share`` (mean), ``low``/``high``
+    (extremes), ``spread`` (high - low), ``served`` (lowest share of trials serving every
+    user) of policy ``name``."""
+    mine = [r for r in rows if r["policy"] == name]
+    if not mine:
+        raise ValueError(f"policy {name!r} is not in the rows")
+    shares = np.array([r["share"] for r in mine])
+    return {
+        "share": float(shares.mean()),
+        "low": float(shares.min()),
+        "high": float(shares.max()),
+        "spread": float(shares.max() - shares.min()),
+        "served": float(min(r["served"] for r in mine)),
+    }
