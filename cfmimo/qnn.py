@@ -834,6 +834,29 @@ class ScoringVariant(Variant):
         z = self.outputs(config, probs)  # (..., K, M)
         return covering_argmax(np.swapaxes(z, -1, -2))
 
+    def boundary_z(self, config, probs, shots):
+        """Gap between the best and second-best covering assignments' summed
+        :math:`\\langle Z\\rangle` scores over its shot-noise standard error,
+        :math:`\\sqrt{\\sum_m (1 - z_{m,a_m}^2) + (1 - z_{m,b_m}^2)}/\\sqrt{S}` over the APs
+        ``m`` where the two differ (each :math:`\\langle Z\\rangle` estimated from ``S`` shots;
+        correlations between the qubits of one circuit are neglected)."""
+        from .decoders import top_k_covering
+
+        z = np.swapaxes(self.outputs(config, probs), -1, -2)  # (..., M, K)
+        lead, (M, K) = z.shape[:-2], z.shape[-2:]
+        flat = z.reshape((-1, M, K))
+        if flat.shape[0] == 0:
+            return np.zeros(lead)
+        cand, score = top_k_covering(flat, 2)  # (n, 2, M)
+        rows = np.arange(flat.shape[0])[:, None]
+        z1 = flat[rows, np.arange(M), cand[:, 0]]
+        z2 = flat[rows, np.arange(M), cand[:, 1]]
+        differ = cand[:, 0] != cand[:, 1]
+        var = np.where(differ, (1 - z1**2) + (1 - z2**2), 0.0).sum(axis=-1) / shots
+        gap = np.where(np.isfinite(score[:, 1]), score[:, 0] - score[:, 1], np.inf)
+        out = np.where(gap == 0, 0.0, np.where(var > 0, gap / np.sqrt(np.maximum(var, 1e-300)), np.inf))
+        return out.reshape(lead)
+
     def train_runs(self, config, seeds, method, inits, progress, checkpoint):
         from . import scoring
 
