@@ -49,6 +49,8 @@ fine-tune (method ``"imitation"``; ``"imitate_only"`` skips the fine-tuning).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from tqdm import tqdm
 
@@ -59,7 +61,9 @@ from .config import Preset, db_to_linear
 from .decoders import covering_argmax, rerank, top_k_covering
 from .features import N_FEATURES
 from .rates import gain_matrix, ideal_capacity, rates_from_gains
-from .train import TrainResult, save_weights
+from .train import TrainResult, cache_key, save_weights
+from .train import train as _train_run
+from .train import trained as _cached_training
 
 __all__ = [
     "BATCH",
@@ -76,6 +80,10 @@ __all__ = [
     "decide",
     "train_runs",
     "train_model",
+    "WEIGHTS_DIR",
+    "committed_weights",
+    "trained",
+    "commit_weights",
 ]
 
 BATCH = 250
@@ -99,7 +107,8 @@ EXHAUSTIVE_TEACHER_MAX = 1000
 TWIN_HIDDEN = 4
 """Hidden units of the classical twin's perceptron."""
 
-_SCALE0 = 3.0  # initial softmax scale of the QNN's <Z> scores
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+"""Tracked folder of committed weight files (named by :func:`cfmimo.train.cache_key`)."""
 _ADAM_BETAS = (0.9, 0.999)
 _ADAM_EPS = 1e-8
 _STREAM_INIT, _STREAM_EPOCH, _STREAM_ORDER = 0, 2, 3  # 0 and 2 as in cfmimo.train
@@ -521,3 +530,32 @@ def train_twin(config: Preset, *, hidden: int = TWIN_HIDDEN, seed=None, method: 
     res = train_model(model, config, H_hat, teacher, seed=seed, method=method, progress=progress,
                       desc=f"train twin/{method}", result_variant="twin")
     return model, res
+
+
+def committed_weights(config: Preset, *, method=None, seed=None) -> Path | None:
+    """The committed weight file of this ``scoring`` run in :data:`WEIGHTS_DIR` (its name
+    holds the first 24 hex digits of :func:`cfmimo.train.cache_key`), or ``None``."""
+    key = cache_key(config, "scoring", method, seed)[:24]
+    if not WEIGHTS_DIR.is_dir():
+        return None
+    found = sorted(WEIGHTS_DIR.glob(f"scoring-*-{key}.npz"))
+    return found[0] if found else None
+
+
+def trained(config: Preset, *, method=None, seed=None, progress: bool = False) -> TrainResult:
+    """:func:`cfmimo.train.trained` for the ``scoring`` variant, starting from the committed
+    weights in :data:`WEIGHTS_DIR` when they exist for exactly this run (same cache key),
+    else from the default cache (training if needed)."""
+    committed = committed_weights(config, method=method, seed=seed)
+    cache_dir = committed.parent if committed is not None else None
+    return _cached_training(config, "scoring", cache_dir, method=method, seed=seed, progress=progress)
+
+
+def commit_weights(config: Preset, *, method=None, seed=None, progress: bool = False) -> Path:
+    """Train this ``scoring`` run and write it to :data:`WEIGHTS_DIR` under the name
+    :func:`cfmimo.train.trained` would give it (``scoring-<method>-<key[:24]>.npz``), for
+    sizes whose training is too long for the book build. Returns the path."""
+    method = method or qnn.get_variant("scoring").default_method
+    key = cache_key(config, "scoring", method, seed)
+    result = _train_run(config, "scoring", method=method, rng=seed, progress=progress)
+    return save_weights(WEIGHTS_DIR / f"scoring-{method}-{key[:24]}.npz", result)

@@ -186,3 +186,15 @@ def test_decide_checks_the_full_shape_of_h_hat(smoke_run):
         w = smoke_run.weights if variant == "scoring" else qnn.init_weights(SMOKE, variant, 0)
         with pytest.raises(ValueError, match=r"\(n_ap, n_user\)"):
             train.decide(SMOKE, variant, w, H_hat)
+
+
+def test_committed_smoke_weights_are_reproduced_bit_for_bit():
+    """The committed weights/ files come from train.train: retraining the smoke one gives
+    the same bits (whatever cache key the current sources give it)."""
+    files = sorted(scoring.WEIGHTS_DIR.glob("scoring-imitation-*.npz"))
+    smoke = [f for f in files if train.load_weights(f).config == SMOKE]
+    assert smoke, f"no committed smoke weights in {scoring.WEIGHTS_DIR}; write them with scoring.commit_weights(SMOKE)"
+    committed = train.load_weights(smoke[0])
+    again = train.train(SMOKE, "scoring", rng=committed.seed)
+    np.testing.assert_array_equal(again.weights, committed.weights)
+    np.testing.assert_array_equal(again.min_rate, committed.min_rate)
