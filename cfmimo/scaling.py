@@ -16,7 +16,8 @@ import numpy as np
 
 from . import scoring
 from .channel import sample_channels
-from .config import Preset, db_to_linear
+from .config import Preset, db_to_linear, with_overrides
+from .engine import program_for
 from .policies import Policy, classical_policies
 from .rates import gain_matrix, rates_from_gains, serves_every_user
 
@@ -28,6 +29,8 @@ __all__ = [
     "share_table",
     "markdown_share_table",
     "summary",
+    "run_scaling_study",
+    "plot_share_vs_size",
 ]
 
 EXHAUSTIVE_REFERENCE_MAX = 10**5
@@ -176,3 +179,87 @@ def summary(rows, name: str) -> dict:
         "spread": float(shares.max() - shares.min()),
         "served": float(min(r["served"] for r in mine)),
     }
+
+
+def _trials_for(n_ap: int, n_user: int, n_trials: int, exhaustive_trials: int) -> int:
+    if n_user**n_ap <= 1000 or n_user**n_ap > EXHAUSTIVE_REFERENCE_MAX:
+        return n_trials
+    return min(n_trials, exhaustive_trials)
+
+
+def run_scaling_study(base: Preset, sizes=((4, 3), (8, 4), (16, 8)), *, n_trials: int = 1000,
+                      exhaustive_trials: int = 200, distance_mean=None, snr_db: float = 10.0,
+                      k_small: int = 5, k_large: int = 10, seed=None, progress: bool = False) -> list[dict]:
+    """Every policy at every size on shared fresh channels (notebook 07).
+
+    For each ``(n_ap, n_user)``: the ``scoring`` QNN (:func:`cfmimo.scoring.trained`: the
+    committed weights when they match, else a training run) and its classical twin
+    (:func:`cfmimo.scoring.train_twin`), pure and top-``k`` re-ranked (``k_small`` at
+    ``n_user**n_ap <= 1000``, else ``k_large``), next to exhaustive search (while
+    ``n_user**n_ap <=`` :data:`EXHAUSTIVE_REFERENCE_MAX`; on ``exhaustive_trials`` channels
+    when the table is large), greedy, greedy + local search and strongest-AP.
+
+    Returns
+    -------
+    list of dict
+        The rows of :func:`share_table` (one distance mean) plus ``n_ap``, ``n_user``,
+        ``reference``, ``n_trials``, ``k``, ``qubits`` (qubits simulated per circuit for the
+        QNN rows: its largest light cone; 0 otherwise), ``parameters`` and
+        ``train_seconds`` (wall time of obtaining the weights; ~0 when they came from a
+        file, see ``from_file``).
+    """
+    mu_d = base.system.distance_mean if distance_mean is None else float(distance_mean)
+    out = []
+    for n_ap, n_user in sizes:
+        cfg = with_overrides(base, n_ap=int(n_ap), n_user=int(n_user))
+        from_file = scoring.committed_weights(cfg) is not None
+        start = time.perf_counter()
+        run = scoring.trained(cfg, progress=progress)
+        qnn_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        twin_model, twin_run = scoring.train_twin(cfg, progress=progress)
+        twin_seconds = time.perf_counter() - start
+        k = k_small if n_user**n_ap <= 1000 else k_large
+        qmodel = scoring.QuantumScorer(cfg)
+        policies = comparison_policies(cfg, {"QNN": (qmodel, run.weights), "twin": (twin_model, twin_run.weights)}, k=k)
+        reference = reference_policy(cfg)
+        trials = _trials_for(n_ap, n_user, n_trials, exhaustive_trials)
+        rows = share_table(cfg, policies, reference, distance_means=(mu_d,), n_trials=trials, snr_db=snr_db, seed=seed)
+        cone = max(program_for(cfg, "scoring").cone_qubits)
+        for r in rows:
+            is_qnn, is_twin = r["policy"].startswith("QNN"), r["policy"].startswith("twin")
+            r.update(n_ap=int(n_ap), n_user=int(n_user), reference=reference, n_trials=trials, k=k,
+                     qubits=cone if is_qnn else 0,
+                     parameters=policies[r["policy"]].n_parameters,
+                     train_seconds=qnn_seconds if is_qnn else twin_seconds if is_twin else 0.0,
+                     from_file=bool(from_file and is_qnn))
+            out.append(r)
+    return out
+
+
+def _family(policy: str) -> str:
+    return policy.split(", top-")[0] + (", top-k re-ranked" if ", top-" in policy else "")
+
+
+def plot_share_vs_size(rows, ax=None):
+    """Share of the reference against size, one line per policy family (pure or top-k);
+    the tick labels name each size's reference (exhaustive or greedy + local search)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    sizes = sorted({(r["n_ap"], r["n_user"]) for r in rows}, key=lambda s: s[0] * s[1])
+    reference = {(r["n_ap"], r["n_user"]): r["reference"] for r in rows}
+    names = list(dict.fromkeys(_family(r["policy"]) for r in rows))
+    for name in names:
+        pts = [(i, r["share"], r["share_ci"]) for i, size in enumerate(sizes) for r in rows
+               if _family(r["policy"]) == name and (r["n_ap"], r["n_user"]) == size]
+        if pts:
+            xs, ys, es = zip(*pts)
+            ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=name)
+    ax.set_xticks(range(len(sizes)), [f"{m} x {k}\n(vs {reference[(m, k)]})" for m, k in sizes])
+    ax.set_xlabel("APs x users")
+    ax.set_ylabel("share of the reference's mean min-rate")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return ax
