@@ -38,7 +38,13 @@ from .features import link_features
 __all__ = [
     "VARIANTS",
     "Variant",
+    "PaperVariant",
+    "ReuploadVariant",
+    "ScoringVariant",
+    "SCORING_FEATURES",
+    "SCORING_MAX_CONE",
     "get_variant",
+    "checked_probabilities",
     "bits_per_ap",
     "n_inputs",
     "n_qubits",
