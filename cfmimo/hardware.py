@@ -733,9 +733,10 @@ def _check_widths(config, variant, x, theta) -> None:
 
     if np.ndim(x) < 1 or np.ndim(theta) < 1:
         raise ValueError(f"x and theta must be arrays, got shapes {np.shape(x)} and {np.shape(theta)}")
-    n_x, n_theta = qnn.n_inputs(config), qnn.n_weights(config, variant)
+    n_x, n_theta = qnn.n_inputs(config, variant), qnn.n_weights(config, variant)
     if np.shape(x)[-1] != n_x:
-        raise ValueError(f"x must have shape (..., n_ap * n_user = {n_x}), got shape {np.shape(x)}")
+        label = qnn.get_variant(variant).input_label
+        raise ValueError(f"x must have shape (..., {label} = {n_x}), got shape {np.shape(x)}")
     if np.shape(theta)[-1] != n_theta:
         raise ValueError(f"theta must have shape (..., n_weights = {n_theta}), got shape {np.shape(theta)}")
 
@@ -764,7 +765,7 @@ def backend_decide(config, variant: str, weights, H_hat, shots: int, rng=None, *
     """
     from . import qnn
 
-    x = qnn.encode_angles(H_hat)
+    x = qnn.get_variant(variant).inputs(config, H_hat)
     probs = backend_probabilities(config, variant, x, weights, shots, rng, **kwargs)
     return qnn.decide_from_probabilities(config, variant, probs)
 
@@ -805,32 +806,11 @@ def boundary_z(config, variant: str, probs, shots: int) -> np.ndarray:
         boundary); ``0`` on a boundary.
     """
     from . import qnn
-    from .rates import serves_every_user
 
     shots = _check_int("shots", shots, 1, _MAX_SHOTS)
-    n_ap, n_user = config.system.n_ap, config.system.n_user
+    probs = qnn.checked_probabilities(config, variant, probs)
     with np.errstate(divide="ignore", invalid="ignore"):
-        if variant == "paper":
-            o = qnn.outputs_from_probabilities(config, variant, probs)  # (..., n_ap)
-            if n_user < 2:
-                return np.full(o.shape[:-1], np.inf)
-            edges = np.arange(1, n_user) / n_user
-            gap = np.min(np.abs(o[..., None] - edges), axis=-1)
-            se = np.sqrt(np.clip(o * (1 - o), 0.0, None) / shots)
-            z = np.where(gap == 0, 0.0, np.where(se > 0, gap / se, np.inf))
-            return z.min(axis=-1)
-        joint = qnn.assignment_probabilities(config, variant, probs)  # (..., n_cand)
-        candidates = qnn.candidate_assignments(n_ap, n_user)
-        covers = serves_every_user(candidates, n_user)
-        if covers.sum() >= 2:
-            joint = joint[..., covers]
-        if joint.shape[-1] < 2:
-            return np.full(joint.shape[:-1], np.inf)
-        top2 = -np.sort(-joint, axis=-1)[..., :2]
-        p1, p2 = top2[..., 0], top2[..., 1]
-        diff = p1 - p2
-        se = np.sqrt(np.clip(p1 + p2 - diff**2, 0.0, None) / shots)
-        return np.where(diff == 0, 0.0, np.where(se > 0, diff / se, np.inf))
+        return qnn.get_variant(variant).boundary_z(config, probs, shots)
 
 
 # ---------------------------------------------------------------------------------------
@@ -910,7 +890,7 @@ def decision_study(
     if optimal is None:
         optimal = exhaustive(H_hat, rho, mu, config.system.penalty)
     weights = np.asarray(weights, dtype=np.float64)
-    x = qnn.encode_angles(H_hat)
+    x = qnn.get_variant(variant).inputs(config, H_hat)
     p_exact = engine.exact_probabilities(config, variant, x, weights)
     a_exact = qnn.decide_from_probabilities(config, variant, p_exact)
     gains = gain_matrix(H, H_hat)

@@ -29,7 +29,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import classical, decoders, engine, qnn, train
+from . import classical, decoders, engine, qnn, scoring, train
 from .config import Preset, db_to_linear
 from .policies import Policy
 from .rates import serves_every_user
@@ -211,10 +211,27 @@ _qnn_sized_perceptron = _perceptron(
 _large_perceptron = _perceptron(lambda n_features, n_ap, n_user: LARGE_PERCEPTRON_HIDDEN)
 
 
+def _scoring_qnn(config, data):
+    """The ``scoring`` variant (one qubit per AP, per-user scoring; :mod:`cfmimo.scoring`)."""
+    run = scoring.trained(config)
+    model = scoring.QuantumScorer(config)
+    return Model(n_parameters=model.n_params, log_probs=lambda H_hat: scoring.channel_log_probs(model, run.weights, H_hat))
+
+
+def _scoring_twin(config, data):
+    """The scoring QNN's classical twin, trained by the same recipe on the same channels."""
+    model, run = scoring.train_twin(config)
+    return Model(n_parameters=model.n_params, log_probs=lambda H_hat: scoring.channel_log_probs(model, run.weights, H_hat))
+
+
 LEARNED = (
     LearnedEntry("paper QNN", _paper_qnn, "own"),
     LearnedEntry("improved QNN", _reupload_qnn, "own"),
     LearnedEntry("improved QNN, top-{k} re-ranked", _reupload_qnn, "top-k"),
+    LearnedEntry("scoring QNN", _scoring_qnn, "covering"),
+    LearnedEntry("scoring QNN, top-{k} re-ranked", _scoring_qnn, "top-k"),
+    LearnedEntry("classical twin", _scoring_twin, "covering"),
+    LearnedEntry("classical twin, top-{k} re-ranked", _scoring_twin, "top-k"),
     LearnedEntry("perceptron (QNN-sized)", _qnn_sized_perceptron, "covering"),
     LearnedEntry("perceptron (QNN-sized), top-{k} re-ranked", _qnn_sized_perceptron, "top-k"),
     LearnedEntry("perceptron (large)", _large_perceptron, "covering"),

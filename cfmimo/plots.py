@@ -64,7 +64,7 @@ def plot_shot_sweep(rows, title: str, variants=("paper", "reupload")):
     first row is the exact engine (drawn as a dashed line) and the others are sampled.
     """
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for v, color in zip(variants, ("tab:gray", "tab:blue")):
+    for v, color in zip(variants, ("tab:gray", "tab:blue", "tab:orange", "tab:green")):
         rows_v = [r for r in rows if r["variant"] == v]
         exact, sampled = rows_v[0], rows_v[1:]
         shots = [r["shots"] for r in sampled]

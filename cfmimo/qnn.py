@@ -32,9 +32,19 @@ from qiskit.circuit import ClassicalRegister, ParameterVector, QuantumCircuit, Q
 
 from ._validation import as_channel
 from .config import Preset
+from .decoders import covering_argmax
+from .features import link_features
 
 __all__ = [
     "VARIANTS",
+    "Variant",
+    "PaperVariant",
+    "ReuploadVariant",
+    "ScoringVariant",
+    "SCORING_FEATURES",
+    "SCORING_MAX_CONE",
+    "get_variant",
+    "checked_probabilities",
     "bits_per_ap",
     "n_inputs",
     "n_qubits",
@@ -51,10 +61,6 @@ __all__ = [
     "decode_assignment",
 ]
 
-VARIANTS = ("paper", "reupload")
-"""Circuit variants: the literal paper circuit and the improved re-uploading circuit."""
-
-
 # ---------------------------------------------------------------------------------------
 # sizes
 # ---------------------------------------------------------------------------------------
@@ -67,9 +73,7 @@ def _check_config(config) -> Preset:
 
 
 def _check_variant(variant) -> str:
-    if variant not in VARIANTS:
-        raise ValueError(f"variant = {variant!r} is unknown; allowed: {list(VARIANTS)}")
-    return variant
+    return get_variant(variant).name
 
 
 def _paper_dims(config: Preset) -> tuple[int, int, int, int]:
@@ -91,38 +95,31 @@ def bits_per_ap(n_user: int) -> int:
     return max(1, math.ceil(math.log2(n_user)))
 
 
-def n_inputs(config: Preset) -> int:
-    """Number of input angles, ``n_ap * n_user`` (one per AP-user link)."""
-    config = _check_config(config)
-    return config.system.n_ap * config.system.n_user
+def n_inputs(config: Preset, variant: str = "paper") -> int:
+    """Number of input angles of one circuit evaluation (``x``'s length).
+
+    ``paper`` and ``reupload``: ``n_ap * n_user`` (one per AP-user link, DESIGN.md);
+    other variants say so in their docstring (``scoring``: ``n_ap * 3`` per user row).
+    """
+    return get_variant(variant).n_inputs(_check_config(config))
 
 
 def n_qubits(config: Preset, variant: str = "paper") -> int:
-    """Qubits of the circuit: ``n_layer * n_neuron`` (paper, Eq. 13) or ``n_ap * bits_per_ap``."""
-    config, variant = _check_config(config), _check_variant(variant)
-    if variant == "paper":
-        _, _, n_layer, n_neuron = _paper_dims(config)
-        return n_layer * n_neuron
-    return config.system.n_ap * bits_per_ap(config.system.n_user)
+    """Qubits of the circuit: ``n_layer * n_neuron`` (paper, Eq. 13), ``n_ap * bits_per_ap``
+    (reupload) or ``n_ap`` (scoring)."""
+    return get_variant(variant).n_qubits(_check_config(config))
 
 
 def n_clbits(config: Preset, variant: str = "paper") -> int:
-    """Classical bits: ``n_ap`` (paper) or ``n_ap * bits_per_ap`` (reupload)."""
-    config, variant = _check_config(config), _check_variant(variant)
-    if variant == "paper":
-        return config.system.n_ap
-    return config.system.n_ap * bits_per_ap(config.system.n_user)
+    """Classical bits: ``n_ap`` (paper, scoring) or ``n_ap * bits_per_ap`` (reupload)."""
+    return get_variant(variant).n_clbits(_check_config(config))
 
 
 def n_weights(config: Preset, variant: str = "paper") -> int:
-    """Trainable weights: ``n_layer * n_neuron`` RY angles (paper, Eq. 15) or
+    """Trainable weights: ``n_layer * n_neuron`` RY angles (paper, Eq. 15),
     ``(2 n_layer + 1) * n_qubits`` (reupload: an RY and an RZ per qubit per block, and a
-    final RY layer)."""
-    config, variant = _check_config(config), _check_variant(variant)
-    if variant == "paper":
-        _, _, n_layer, n_neuron = _paper_dims(config)
-        return n_layer * n_neuron
-    return (2 * config.training.n_layer + 1) * n_qubits(config, variant)
+    final RY layer); see each variant's class for the others."""
+    return get_variant(variant).n_weights(_check_config(config))
 
 
 # ---------------------------------------------------------------------------------------
@@ -197,10 +194,7 @@ def build_circuit(config: Preset, variant: str = "paper") -> QuantumCircuit:
     layer precedes the measurements. Weights are ordered block by block, RY's (qubit
     order) then RZ's, then the final RY layer.
     """
-    config, variant = _check_config(config), _check_variant(variant)
-    if variant == "paper":
-        return _build_paper(config)
-    return _build_reupload(config)
+    return get_variant(variant).build(_check_config(config))
 
 
 def _build_paper(config: Preset) -> QuantumCircuit:
@@ -286,12 +280,7 @@ def init_weights(config: Preset, variant: str = "paper", rng=None) -> np.ndarray
     ----------
     rng : int, numpy.random.Generator or None
     """
-    config, variant = _check_config(config), _check_variant(variant)
-    rng = np.random.default_rng(rng)
-    size = n_weights(config, variant)
-    if variant == "paper":
-        return rng.uniform(0.0, 2.0 * np.pi, size=size)
-    return 0.1 * rng.standard_normal(size)
+    return get_variant(variant).init_weights(_check_config(config), np.random.default_rng(rng))
 
 
 def encode_angles(H_hat) -> np.ndarray:
@@ -388,6 +377,12 @@ def _code_tables(n_ap: int, n_user: int):
     return index, covers
 
 
+def checked_probabilities(config: Preset, variant: str, probs) -> np.ndarray:
+    """``probs`` as a float array of shape ``(..., 2**n_clbits)``, finite and non-negative
+    (``ValueError`` otherwise)."""
+    return _check_probs(_check_config(config), _check_variant(variant), probs)
+
+
 def _check_probs(config, variant, probs) -> np.ndarray:
     probs = np.asarray(probs, dtype=np.float64)
     size = 2 ** n_clbits(config, variant)
@@ -436,11 +431,13 @@ def outputs_from_probabilities(config: Preset, variant: str, probs) -> np.ndarra
         the marginal probability that AP ``m``'s code is ``k``, renormalised over the valid
         codes ``0 .. n_user - 1`` (uniform if no valid code has any probability).
     """
-    config, variant = _check_config(config), _check_variant(variant)
-    probs = _check_probs(config, variant, probs)
+    config, v = _check_config(config), get_variant(variant)
+    return v.outputs(config, _check_probs(config, variant, probs))
+
+
+def _code_marginals(config: Preset, probs: np.ndarray) -> np.ndarray:
+    """``reupload``: each AP's distribution over users, ``(..., n_ap, n_user)``."""
     n_ap, n_user = config.system.n_ap, config.system.n_user
-    if variant == "paper":
-        return _bit_marginals(probs, n_ap)
     b = bits_per_ap(n_user)
     lead = probs.shape[:-1]
     out = np.empty(lead + (n_ap, n_user))
@@ -463,7 +460,7 @@ def assignment_probabilities(config: Preset, variant: str, probs) -> np.ndarray:
     (``>= n_user``) belong to no assignment, so the result sums to at most 1.
     """
     config, variant = _check_config(config), _check_variant(variant)
-    if variant != "reupload":
+    if not get_variant(variant).code_per_ap:
         raise ValueError(f"variant = {variant!r}: assignment_probabilities is defined for 'reupload' only")
     probs = _check_probs(config, variant, probs)
     index, _ = _code_tables(config.system.n_ap, config.system.n_user)
@@ -479,11 +476,13 @@ def decide_from_probabilities(config: Preset, variant: str, probs) -> np.ndarray
     first in :func:`candidate_assignments` order on ties); if ``n_ap < n_user`` no
     assignment serves everyone and the most probable assignment is returned.
     """
-    config, variant = _check_config(config), _check_variant(variant)
-    probs = _check_probs(config, variant, probs)
+    config, v = _check_config(config), get_variant(variant)
+    return v.decide_from_probabilities(config, _check_probs(config, variant, probs))
+
+
+def _decide_codes(config: Preset, probs: np.ndarray) -> np.ndarray:
+    """``reupload``: the most probable covering assignment from bitstring probabilities."""
     n_ap, n_user = config.system.n_ap, config.system.n_user
-    if variant == "paper":
-        return decode_assignment(_bit_marginals(probs, n_ap), n_user)
     index, covers = _code_tables(n_ap, n_user)
     joint = probs[..., index]
     if covers.any():
@@ -518,3 +517,380 @@ def decode_assignment(o, n_user: int) -> np.ndarray:
     if o.size and (o.min() < -1e-9 or o.max() > 1 + 1e-9):
         raise ValueError(f"o has entries in [{o.min()}, {o.max()}]; allowed: [0, 1]")
     return np.clip(np.floor(o * n_user), 0, n_user - 1).astype(np.int64)
+
+
+# ---------------------------------------------------------------------------------------
+# variants as objects
+# ---------------------------------------------------------------------------------------
+
+
+class Variant:
+    """A QNN circuit family: its sizes, circuit, initial weights, readout, decoder and
+    training methods. The module-level functions (:func:`build_circuit`,
+    :func:`n_weights`, ...) and :mod:`cfmimo.train`, :mod:`cfmimo.hardware` dispatch to
+    the registered object, so a new circuit is one subclass plus one line in
+    :data:`VARIANTS`.
+
+    Attributes
+    ----------
+    name : str
+        Registry key.
+    methods : tuple of str
+        Training methods (:func:`cfmimo.train.train`); the first is the default.
+    reuses_data : bool
+        True if training revisits ``n_data`` channels every epoch (Algorithm 1); False if
+        every epoch draws ``n_data`` fresh channels.
+    code_per_ap : bool
+        True if the measured bits hold a binary user code per AP (the joint bitstring
+        distribution is a distribution over assignments).
+    input_label : str
+        How ``n_inputs`` is formed, for error messages.
+    rows_per_channel : str
+        ``"one"``: one circuit evaluation per channel, ``x`` of shape ``(..., n_inputs)``;
+        ``"user"``: one evaluation per (channel, user), ``x`` of shape
+        ``(..., n_user, n_inputs)`` (see :meth:`inputs`).
+    """
+
+    name = ""
+    methods: tuple = ()
+    input_label = "n_ap * n_user"
+    reuses_data = False
+    code_per_ap = False
+    rows_per_channel = "one"
+
+    @property
+    def default_method(self) -> str:
+        return self.methods[0]
+
+    # sizes ---------------------------------------------------------------------------
+    def n_inputs(self, config: Preset) -> int:
+        return config.system.n_ap * config.system.n_user
+
+    def n_qubits(self, config: Preset) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def n_clbits(self, config: Preset) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def n_weights(self, config: Preset) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # circuit and weights ---------------------------------------------------------------
+    def build(self, config: Preset) -> QuantumCircuit:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def init_weights(self, config: Preset, rng: np.random.Generator) -> np.ndarray:
+        return 0.1 * rng.standard_normal(self.n_weights(config))
+
+    def inputs(self, config: Preset, H_hat) -> np.ndarray:
+        """Input angles for estimated channels ``(..., n_ap, n_user, n_tx)``: by default
+        :func:`encode_angles`, ``(..., n_ap * n_user)``."""
+        return encode_angles(H_hat)
+
+    # readout and decoding --------------------------------------------------------------
+    def outputs(self, config: Preset, probs: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def decide_from_probabilities(self, config: Preset, probs: np.ndarray) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def boundary_z(self, config: Preset, probs: np.ndarray, shots: int) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError(f"variant {self.name!r} has no decision-boundary distance")
+
+    # training and deployment -------------------------------------------------------------
+    def train_runs(self, config, seeds, method, inits, progress, checkpoint):  # pragma: no cover - abstract
+        """Train one run per seed; returns a list of :class:`cfmimo.train.TrainResult`."""
+        raise NotImplementedError
+
+    def decide(self, config: Preset, weights: np.ndarray, H_hat: np.ndarray, chunk: int) -> np.ndarray:
+        """Assignments ``(n, n_ap)`` for ``H_hat`` ``(n, n_ap, n_user, n_tx)``: the exact
+        engine's probabilities decoded by :meth:`decide_from_probabilities`."""
+        from . import engine
+
+        x = self.inputs(config, H_hat)
+        out = np.empty((x.shape[0], config.system.n_ap), dtype=np.int64)
+        for start in range(0, x.shape[0], chunk):
+            probs = engine.exact_probabilities(config, self.name, x[start : start + chunk], weights)
+            out[start : start + chunk] = self.decide_from_probabilities(config, probs)
+        return out
+
+
+class PaperVariant(Variant):
+    """Eq. (13)-(15) built literally (:func:`build_circuit`); decoded by
+    :math:`\\lfloor o_m N_{user} \\rfloor`; trained by Algorithm 1."""
+
+    name = "paper"
+    methods = ("shift", "printed", "rotosolve")
+    reuses_data = True
+
+    def n_qubits(self, config):
+        _, _, n_layer, n_neuron = _paper_dims(config)
+        return n_layer * n_neuron
+
+    def n_clbits(self, config):
+        return config.system.n_ap
+
+    def n_weights(self, config):
+        _, _, n_layer, n_neuron = _paper_dims(config)
+        return n_layer * n_neuron
+
+    def build(self, config):
+        return _build_paper(config)
+
+    def init_weights(self, config, rng):
+        return rng.uniform(0.0, 2.0 * np.pi, size=self.n_weights(config))
+
+    def outputs(self, config, probs):
+        return _bit_marginals(probs, config.system.n_ap)
+
+    def decide_from_probabilities(self, config, probs):
+        return decode_assignment(_bit_marginals(probs, config.system.n_ap), config.system.n_user)
+
+    def boundary_z(self, config, probs, shots):
+        n_user = config.system.n_user
+        o = self.outputs(config, probs)  # (..., n_ap)
+        if n_user < 2:
+            return np.full(o.shape[:-1], np.inf)
+        edges = np.arange(1, n_user) / n_user
+        gap = np.min(np.abs(o[..., None] - edges), axis=-1)
+        se = np.sqrt(np.clip(o * (1 - o), 0.0, None) / shots)
+        z = np.where(gap == 0, 0.0, np.where(se > 0, gap / se, np.inf))
+        return z.min(axis=-1)
+
+    def train_runs(self, config, seeds, method, inits, progress, checkpoint):
+        from . import train
+
+        return train.algorithm1_runs(config, seeds, method, inits, progress, checkpoint)
+
+
+class ReuploadVariant(Variant):
+    """A binary user code per AP with re-uploaded, code-aligned encodings
+    (:func:`build_circuit`); decoded by the most probable covering assignment; trained on
+    exact probabilities with adjoint gradients."""
+
+    name = "reupload"
+    methods = ("imitation", "expected")
+    code_per_ap = True
+
+    def n_qubits(self, config):
+        return config.system.n_ap * bits_per_ap(config.system.n_user)
+
+    def n_clbits(self, config):
+        return self.n_qubits(config)
+
+    def n_weights(self, config):
+        return (2 * config.training.n_layer + 1) * self.n_qubits(config)
+
+    def build(self, config):
+        return _build_reupload(config)
+
+    def outputs(self, config, probs):
+        return _code_marginals(config, probs)
+
+    def decide_from_probabilities(self, config, probs):
+        return _decide_codes(config, probs)
+
+    def boundary_z(self, config, probs, shots):
+        from .rates import serves_every_user
+
+        n_ap, n_user = config.system.n_ap, config.system.n_user
+        index, _ = _code_tables(n_ap, n_user)
+        joint = probs[..., index]  # (..., n_cand)
+        covers = serves_every_user(_candidates(n_ap, n_user), n_user)
+        if covers.sum() >= 2:
+            joint = joint[..., covers]
+        if joint.shape[-1] < 2:
+            return np.full(joint.shape[:-1], np.inf)
+        top2 = -np.sort(-joint, axis=-1)[..., :2]
+        p1, p2 = top2[..., 0], top2[..., 1]
+        diff = p1 - p2
+        se = np.sqrt(np.clip(p1 + p2 - diff**2, 0.0, None) / shots)
+        return np.where(diff == 0, 0.0, np.where(se > 0, diff / se, np.inf))
+
+    def train_runs(self, config, seeds, method, inits, progress, checkpoint):
+        from . import train
+
+        return train.reupload_runs(config, seeds, method, inits, progress, checkpoint)
+
+
+SCORING_FEATURES = 3
+"""Link features per AP and user in the ``scoring`` variant (:mod:`cfmimo.features`)."""
+
+SCORING_MAX_CONE = 12
+"""Largest light cone (qubits simulated per output) the ``scoring`` variant accepts: a
+training batch of 250 channels x 8 users x 16 cones of 12 qubits already holds 2 GB of
+amplitudes."""
+
+
+def _scoring_dims(config: Preset) -> tuple[int, int]:
+    """``(n_ap, n_layer)`` of the scoring circuit; ``ValueError`` if a light cone is too big."""
+    n_ap, n_layer = config.system.n_ap, config.training.n_layer
+    cone = min(n_ap, 2 * n_layer + 1)
+    if cone > SCORING_MAX_CONE:
+        rows = 250 * config.system.n_user * n_ap
+        raise ValueError(
+            f"the scoring variant with n_layer = {n_layer} and n_ap = {n_ap} would simulate light cones of "
+            f"{cone} qubits (min(2 * n_layer + 1, n_ap)): {16 * 2**cone:,} bytes per cone and row, "
+            f"{16 * 2**cone * rows:,} bytes for a training batch; allowed: at most {SCORING_MAX_CONE} qubits "
+            f"(n_layer <= {(SCORING_MAX_CONE - 1) // 2} or n_ap <= {SCORING_MAX_CONE})"
+        )
+    return n_ap, n_layer
+
+
+def _build_scoring(config: Preset) -> QuantumCircuit:
+    n_ap, n_layer = _scoring_dims(config)
+    F = SCORING_FEATURES
+    x = ParameterVector("x", n_ap * F)
+    theta = ParameterVector("theta", 2 * F * (n_layer + 1) + 1)
+    qreg = QuantumRegister(n_ap, "q")
+    creg = ClassicalRegister(n_ap, "c")
+    qc = QuantumCircuit(qreg, creg, name="qnn_scoring")
+    w = 0
+    for block in range(n_layer + 1):
+        for m in range(n_ap):
+            qc.ry(theta[w] * x[m * F] + theta[w + 1], m)
+            qc.rz(theta[w + 2] * x[m * F + 1] + theta[w + 3], m)
+            qc.ry(theta[w + 4] * x[m * F + 2] + theta[w + 5], m)
+        w += 2 * F
+        if block < n_layer and n_ap > 1:
+            pairs = [(m, (m + 1) % n_ap) for m in range(n_ap)] if n_ap > 2 else [(0, 1)]
+            for a, b in pairs:
+                qc.cz(a, b)
+    qc.measure(range(n_ap), range(n_ap))
+    return qc
+
+
+class ScoringVariant(Variant):
+    """One qubit per AP, per-user scoring (issue 10, design ii): see
+    :mod:`cfmimo.scoring` for the model, its decoders and its training.
+
+    **Circuit** (:func:`build_circuit` with ``variant="scoring"``): ``n_ap`` qubits, qubit
+    ``m`` is AP ``m``, classical bit ``m`` measures it. One evaluation scores one candidate
+    user ``k``: qubit ``m`` receives AP ``m``'s link features for ``k``
+    (:func:`cfmimo.features.link_features`: gain to ``k``, gap to AP ``m``'s best user,
+    ``k``'s total gain; angles in ``[0, pi]``). ``L = n_layer`` (default 2) blocks of
+    (i) re-uploading with TRAINABLE input weights on every qubit,
+    :math:`R_Y(a_0 f_0 + c_0)\\, R_Z(a_1 f_1 + c_1)\\, R_Y(a_2 f_2 + c_2)` (each angle a
+    weight times an input plus a weight: the encoding is trainable, and the biases are the
+    trainable rotations), then (ii) a ring of CZ gates ``(m, m+1 mod n_ap)``; a last
+    re-uploading block follows the last ring, then Z measurements.
+
+    **Readout.** AP ``m``'s score for user ``k`` is :math:`e^{s}\\langle Z_m\\rangle` (``s``, the
+    last weight, is a classical log-scale); a softmax over ``k`` per AP gives
+    :math:`\\log p_m(k)`, shape ``(..., n_ap, n_user)``. The decoders need only
+    :math:`\\langle Z\\rangle` (the scale is positive and the same for all APs, so it does not
+    change the order of assignments).
+
+    **Sizes.** Weights are shared by all APs and users: ``2 * 3 * (L + 1) + 1`` (19 at
+    ``L = 2``, whatever ``n_ap`` and ``n_user``), ordered block by block
+    ``(a_0, c_0, a_1, c_1, a_2, c_2)``, then ``s``. After ``L`` CZ rings a qubit's
+    :math:`\\langle Z\\rangle` depends on ``min(2L + 1, n_ap)`` qubits (its light cone: 5 at
+    ``L = 2``), which is what the engine simulates per output; cones above
+    :data:`SCORING_MAX_CONE` qubits raise ``ValueError``. One channel costs ``n_user``
+    circuit evaluations (one per candidate user).
+
+    **Inputs** ``x``: ``n_ap * 3`` angles per evaluation, AP-major (``x[3m + j]`` is feature
+    ``j`` of AP ``m``), one row per user: :meth:`inputs` gives ``(..., n_user, n_ap * 3)``.
+    This deviates from DESIGN.md's ``n_ap * n_user`` input convention of ``paper`` and
+    ``reupload``.
+    """
+
+    name = "scoring"
+    methods = ("imitation", "imitate_only")
+    input_label = "n_ap * 3"
+    rows_per_channel = "user"
+
+    def n_inputs(self, config):
+        return config.system.n_ap * SCORING_FEATURES
+
+    def n_qubits(self, config):
+        return _scoring_dims(config)[0]
+
+    def n_clbits(self, config):
+        return config.system.n_ap
+
+    def n_weights(self, config):
+        return 2 * SCORING_FEATURES * (_scoring_dims(config)[1] + 1) + 1
+
+    def build(self, config):
+        return _build_scoring(config)
+
+    def init_weights(self, config, rng):
+        n = self.n_weights(config)
+        w = 0.1 * rng.standard_normal(n)
+        w[0 : n - 1 : 2] += 1.0  # input weights start near 1, biases near 0
+        w[-1] = np.log(3.0)
+        return w
+
+    def inputs(self, config, H_hat):
+        """``(..., n_ap, n_user, n_tx)`` -> ``(..., n_user, n_ap * 3)``: row ``k`` holds user
+        ``k``'s link features AP by AP."""
+        f = link_features(H_hat)  # (..., K, M, F)
+        return f.reshape(f.shape[:-2] + (-1,))
+
+    def outputs(self, config, probs):
+        """:math:`\\langle Z_m\\rangle = 1 - 2 P(\\text{bit } m = 1)`, ``(..., n_ap)``."""
+        return 1.0 - 2.0 * _bit_marginals(probs, config.system.n_ap)
+
+    def decide_from_probabilities(self, config, probs):
+        """probs ``(..., n_user, 2**n_ap)`` (one row per candidate user) -> ``(..., n_ap)``:
+        the most probable covering assignment."""
+        if probs.ndim < 2 or probs.shape[-2] != config.system.n_user:
+            raise ValueError(f"probs must have shape (..., n_user = {config.system.n_user}, 2**n_ap), got {probs.shape}")
+        z = self.outputs(config, probs)  # (..., K, M)
+        return covering_argmax(np.swapaxes(z, -1, -2))
+
+    def boundary_z(self, config, probs, shots):
+        """Gap between the best and second-best covering assignments' summed
+        :math:`\\langle Z\\rangle` scores over its shot-noise standard error,
+        :math:`\\sqrt{\\sum_m (1 - z_{m,a_m}^2) + (1 - z_{m,b_m}^2)}/\\sqrt{S}` over the APs
+        ``m`` where the two differ (each :math:`\\langle Z\\rangle` estimated from ``S`` shots;
+        correlations between the qubits of one circuit are neglected)."""
+        from .decoders import top_k_covering
+
+        z = np.swapaxes(self.outputs(config, probs), -1, -2)  # (..., M, K)
+        lead, (M, K) = z.shape[:-2], z.shape[-2:]
+        flat = z.reshape((-1, M, K))
+        if flat.shape[0] == 0:
+            return np.zeros(lead)
+        cand, score = top_k_covering(flat, 2)  # (n, 2, M)
+        rows = np.arange(flat.shape[0])[:, None]
+        z1 = flat[rows, np.arange(M), cand[:, 0]]
+        z2 = flat[rows, np.arange(M), cand[:, 1]]
+        differ = cand[:, 0] != cand[:, 1]
+        var = np.where(differ, (1 - z1**2) + (1 - z2**2), 0.0).sum(axis=-1) / shots
+        gap = np.where(np.isfinite(score[:, 1]), score[:, 0] - score[:, 1], np.inf)
+        out = np.where(gap == 0, 0.0, np.where(var > 0, gap / np.sqrt(np.maximum(var, 1e-300)), np.inf))
+        return out.reshape(lead)
+
+    def train_runs(self, config, seeds, method, inits, progress, checkpoint):
+        from . import scoring
+
+        return scoring.train_runs(config, seeds, method, inits, progress, checkpoint)
+
+    def decide(self, config, weights, H_hat, chunk):
+        from . import scoring
+
+        return scoring.decide_channels(config, weights, H_hat, chunk=chunk)
+
+
+class _Registry(dict):
+    """Name -> :class:`Variant`; ``name in VARIANTS`` and iteration give the names."""
+
+    def __repr__(self):
+        return f"VARIANTS({list(self)})"
+
+
+VARIANTS = _Registry((v.name, v) for v in (PaperVariant(), ReuploadVariant(), ScoringVariant()))
+"""The registered circuit variants by name (``"paper"``: the literal circuit;
+``"reupload"``: the code-per-AP improvement; ``"scoring"``: one qubit per AP, per-user
+scoring). Adding a variant: one :class:`Variant` subclass and one entry here."""
+
+
+def get_variant(variant) -> Variant:
+    """The :class:`Variant` object registered as ``variant`` (a name or the object)."""
+    if isinstance(variant, Variant):
+        return variant
+    if not isinstance(variant, str) or variant not in VARIANTS:
+        raise ValueError(f"variant = {variant!r} is unknown; allowed: {list(VARIANTS)}")
+    return VARIANTS[variant]

@@ -70,6 +70,7 @@ import inspect
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,6 +78,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import __version__, engine, qnn
+from ._validation import as_channel
 from .baselines import candidate_min_rates, exhaustive
 from .channel import sample_channels
 from .config import Preset, SystemConfig, TrainingConfig, db_to_linear
@@ -100,10 +102,31 @@ __all__ = [
     "training_channels",
 ]
 
-METHODS = {"paper": ("shift", "printed", "rotosolve"), "reupload": ("imitation", "expected")}
-"""Training methods available for each variant."""
+class _VariantTable(Mapping):
+    """A read-only view of one attribute of every registered variant (:data:`cfmimo.qnn.VARIANTS`)."""
 
-DEFAULT_METHOD = {"paper": "shift", "reupload": "imitation"}
+    def __init__(self, attribute):
+        self._attribute = attribute
+
+    def __getitem__(self, name):
+        if name not in qnn.VARIANTS:
+            raise KeyError(name)
+        return getattr(qnn.VARIANTS[name], self._attribute)
+
+    def __iter__(self):
+        return iter(qnn.VARIANTS)
+
+    def __len__(self):
+        return len(qnn.VARIANTS)
+
+    def __repr__(self):
+        return repr(dict(self))
+
+
+METHODS = _VariantTable("methods")
+"""Training methods available for each variant (the first is the default)."""
+
+DEFAULT_METHOD = _VariantTable("default_method")
 
 BATCH = 25
 """Minibatch size (channels per Adam step) of the reupload variant."""
@@ -185,6 +208,7 @@ class TrainResult:
 
 
 def _check_method(variant, method):
+    variant = qnn._check_variant(variant)
     if method is None:
         return DEFAULT_METHOD[variant]
     if method not in METHODS[variant]:
@@ -224,7 +248,7 @@ def training_channels(config: Preset, variant: str = "paper", seed=None) -> np.n
     variant = qnn._check_variant(variant)
     seed = _seed_of(seed, config)
     tr = config.training
-    if variant == "paper":
+    if qnn.get_variant(variant).reuses_data:
         return sample_channels(config.system, tr.n_data, _stream(seed, _STREAM_DATA))[1]
     return np.concatenate(
         [sample_channels(config.system, tr.n_data, _stream(seed, _STREAM_EPOCH, epoch))[1] for epoch in range(tr.n_epoch)]
@@ -294,16 +318,20 @@ class _Scorer:
 
 def _paper_decide(program, config, x, thetas):
     """Floor-decoded assignments for x ``(S, 1, n_in)`` and thetas ``(S, R, P)``."""
-    lead, xb, tb = engine._broadcast_inputs(program, x, thetas)
-    probs = engine._measured_probabilities(program, engine._forward(program, xb, tb))
+    lead = np.broadcast_shapes(x.shape[:-1], thetas.shape[:-1])
+    xb = np.broadcast_to(x, lead + x.shape[-1:]).reshape(-1, x.shape[-1])
+    tb = np.broadcast_to(thetas, lead + thetas.shape[-1:]).reshape(-1, thetas.shape[-1])
+    probs = engine.forward(program, xb, tb)
     o = qnn._bit_marginals(probs, config.system.n_ap)
     a = np.clip(np.floor(o * config.system.n_user), 0, config.system.n_user - 1).astype(np.int64)
     return a.reshape(lead + (config.system.n_ap,))
 
 
-def _train_paper(config, seeds, method, inits, progress, checkpoint):
+def algorithm1_runs(config, seeds, method, inits, progress, checkpoint) -> list:
+    """Algorithm 1 for the ``paper`` variant, one run per seed (the runner behind
+    :func:`train` and :func:`train_seeds`; ``inits`` holds one ``init`` per seed)."""
     variant = "paper"
-    program = engine._get_program(config, variant)
+    program = engine.program_for(config, variant)
     tr = config.training
     n_w = qnn.n_weights(config, variant)
     S = len(seeds)
@@ -404,9 +432,11 @@ def _result(config, variant, method, seed, weights, hist, opt_state):
 # ---------------------------------------------------------------------------------------
 
 
-def _train_reupload(config, seeds, method, inits, progress, checkpoint):
+def reupload_runs(config, seeds, method, inits, progress, checkpoint) -> list:
+    """Adam on exact probabilities for the ``reupload`` variant, one run per seed (the
+    runner behind :func:`train` and :func:`train_seeds`)."""
     variant = "reupload"
-    program = engine._get_program(config, variant)
+    program = engine.program_for(config, variant)
     tr, sys = config.training, config.system
     n_w = qnn.n_weights(config, variant)
     S = len(seeds)
@@ -457,9 +487,9 @@ def _train_reupload(config, seeds, method, inits, progress, checkpoint):
             nb = sl.stop - sl.start
             x = xs[:, sl]  # (S, nb, n_in)
             th = theta[:, None, :]
-            lead, xb, tb = engine._broadcast_inputs(program, x, th)
-            psi = engine._forward(program, xb, tb)
-            probs = engine._measured_probabilities(program, psi).reshape(lead + (n_codes,))  # (S, nb, C)
+            xb = x.reshape(S * nb, -1)
+            tb = np.repeat(theta, nb, axis=0)  # (S * nb, P)
+            probs = engine.forward(program, xb, tb).reshape(S, nb, n_codes)  # (S, nb, C)
             if epoch < n_imitate:
                 tgt = np.stack(targets)[:, sl]  # (S, nb)
                 p_t = np.take_along_axis(probs, tgt[..., None], axis=-1)[..., 0]
@@ -478,7 +508,7 @@ def _train_reupload(config, seeds, method, inits, progress, checkpoint):
                 lt = ltabs[:, sl]
                 obj = (probs * lt).sum(axis=-1)
                 cot = lt / nb
-            g = engine._backward(program, psi, xb, tb, cot.reshape(-1, n_codes))
+            _, g = engine.vjp(program, xb, tb, cot.reshape(-1, n_codes))
             grad = g.reshape(S, nb, n_w).sum(axis=1)  # (S, P)
             # history: decoded assignments at the weights in force
             q = np.where(cover_code, probs, -1.0)
@@ -548,8 +578,7 @@ def train(config: Preset, variant: str = "paper", *, method=None, rng=None, prog
     variant = qnn._check_variant(variant)
     method = _check_method(variant, method)
     seed = _seed_of(rng, config)
-    runner = _train_paper if variant == "paper" else _train_reupload
-    return runner(config, [seed], method, [init], progress, checkpoint)[0]
+    return qnn.get_variant(variant).train_runs(config, [seed], method, [init], progress, checkpoint)[0]
 
 
 def train_seeds(config: Preset, variant: str = "paper", seeds=(0, 1, 2), *, method=None, progress: bool = False) -> list[TrainResult]:
@@ -573,8 +602,7 @@ def train_seeds(config: Preset, variant: str = "paper", seeds=(0, 1, 2), *, meth
         if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0:
             raise ValueError(f"seeds must be non-negative integers, got {s!r}")
     seeds = [int(s) for s in seeds]
-    runner = _train_paper if variant == "paper" else _train_reupload
-    return runner(config, seeds, method, [None] * len(seeds), progress, None)
+    return qnn.get_variant(variant).train_runs(config, seeds, method, [None] * len(seeds), progress, None)
 
 
 def decide(config: Preset, variant: str, weights, H_hat, *, chunk: int = 4096) -> np.ndarray:
@@ -601,19 +629,19 @@ def decide(config: Preset, variant: str, weights, H_hat, *, chunk: int = 4096) -
     n_w = qnn.n_weights(config, variant)
     if weights.shape != (n_w,):
         raise ValueError(f"weights must have shape (n_weights = {n_w},), got shape {weights.shape}")
-    chunk = int(chunk)
-    if chunk < 1:
-        raise ValueError(f"chunk = {chunk} is out of range; allowed: >= 1")
-    x = qnn.encode_angles(H_hat)
-    if x.shape[-1] != qnn.n_inputs(config):
-        raise ValueError(f"H_hat has {x.shape[-1]} links per sample, the config has n_ap * n_user = {qnn.n_inputs(config)}")
-    lead = x.shape[:-1]
-    flat = x.reshape(-1, x.shape[-1])
-    out = np.empty((flat.shape[0], config.system.n_ap), dtype=np.int64)
-    for start in range(0, flat.shape[0], chunk):
-        probs = engine.exact_probabilities(config, variant, flat[start : start + chunk], weights)
-        out[start : start + chunk] = qnn.decide_from_probabilities(config, variant, probs)
-    return out.reshape(lead + (config.system.n_ap,))
+    if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
+        raise ValueError(f"chunk = {chunk!r} is out of range; allowed: integer >= 1")
+    H_hat = as_channel("H_hat", H_hat)
+    n_ap, n_user = config.system.n_ap, config.system.n_user
+    if H_hat.shape[-3:-1] != (n_ap, n_user):
+        raise ValueError(
+            f"H_hat has shape {H_hat.shape}: (n_ap, n_user) = {H_hat.shape[-3:-1]}, the config has "
+            f"(n_ap, n_user) = {(n_ap, n_user)}"
+        )
+    lead = H_hat.shape[:-3]
+    flat = H_hat.reshape((-1,) + H_hat.shape[-3:])
+    out = qnn.get_variant(variant).decide(config, weights, flat, int(chunk))
+    return out.reshape(lead + (n_ap,))
 
 
 # ---------------------------------------------------------------------------------------
@@ -698,7 +726,7 @@ def load_weights(path) -> TrainResult:
     )
 
 
-_SOURCE_MODULES = ("config", "channel", "rates", "baselines", "qnn", "engine", "train")
+_SOURCE_MODULES = ("config", "channel", "rates", "baselines", "qnn", "engine", "train", "features", "decoders", "scoring")
 
 
 def cache_key(config: Preset, variant: str, method=None, seed=None) -> str:
