@@ -23,6 +23,7 @@ import json
 import os
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
@@ -48,13 +49,18 @@ PARTIAL_SUFFIX = ".partial"
 class IPCKernelManager(AsyncKernelManager):
     """A kernel manager whose kernels talk over IPC (Unix domain sockets), not TCP.
 
-    The socket files live beside the kernel's connection file in the Jupyter runtime
-    folder and are removed when the kernel stops.
+    Each manager gets its own socket prefix ``<tmp>/cfmimo-kernel-<uuid>-ipc`` (the
+    sockets are ``<prefix>-<n>``), so that kernels started at the same time never pick
+    the same socket; jupyter_client removes the socket files when the kernel stops.
     """
 
     @default("transport")
     def _default_transport(self) -> str:
         return "ipc"
+
+    @default("ip")
+    def _default_ip(self) -> str:
+        return os.path.join(tempfile.gettempdir(), f"cfmimo-kernel-{uuid.uuid4().hex}-ipc")
 
 
 def atomic_write_text(path, text: str) -> None:
