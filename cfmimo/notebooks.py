@@ -4,14 +4,14 @@
 notebook in place (the way ``make book`` refreshes the committed outputs). Each
 result is written to a temporary file beside the target (``.NAME.XXXX.partial.ipynb``) and
 moved over it only when execution succeeded, so an interrupted run never leaves a
-half-written notebook; :func:`remove_stale_partials` deletes what a killed run left.
+half-written notebook; ``remove_stale_partials`` deletes what a killed run left.
 
 Re-executing an unchanged notebook gives an identical file, apart from the outputs of
 cells tagged ``nbval-ignore-output`` (wall-clock timings): papermill's timestamps and
 durations are removed and the id of its injected-parameters cell, random otherwise, is
-pinned to ``injected-parameters`` (:func:`strip_volatile_metadata`).
+pinned to ``injected-parameters`` (``strip_volatile_metadata``).
 
-Kernels are started over IPC (Unix sockets, :class:`IPCKernelManager`) instead of TCP:
+Kernels are started over IPC (Unix sockets, ``IPCKernelManager``) instead of TCP:
 nothing listens on a network port, and ipykernel does not print its "Kernel is running
 over TCP without encryption" warning.
 """
@@ -96,7 +96,7 @@ def strip_volatile_metadata(nb: dict) -> dict:
     """Drop what changes between two runs of an unchanged notebook.
 
     Papermill's timestamps and durations (notebook and cell level) go, and the random id
-    papermill gives its injected-parameters cell becomes :data:`INJECTED_CELL_ID`. The
+    papermill gives its injected-parameters cell becomes ``INJECTED_CELL_ID``. The
     injected cell is also tagged ``remove-cell`` so that the book does not show the
     parameters twice.
     """
