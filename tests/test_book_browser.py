@@ -24,9 +24,12 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="session", autouse=True)
 def _chromium_or_skip():
-    """Skip without Chromium, but fail under CI=true: CI must really open the book."""
+    """Skip without Chromium, but fail under CI=true: CI must really open the book.
+
+    Session-scoped, so that it runs before the (session-scoped) book build.
+    """
     if CHROMIUM is None:
         message = "Chromium not installed: run `make browser` (as root: apt-get install chromium)"
         if IN_CI:
