@@ -92,11 +92,42 @@ def remove_stale_partials(folder) -> list[Path]:
     return removed
 
 
+def _lines(text: str) -> list[str]:
+    """nbformat's multi-line form: one string per line, each but the last ending in a newline."""
+    parts = text.split("\n")
+    return [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
+def _merge_streams(outputs: list) -> list:
+    """Join consecutive ``stream`` outputs of the same name and re-split them by line.
+
+    How a kernel's stdout is cut into messages depends on timing, so two runs of the same
+    cell can store the same text in different pieces.
+    """
+    merged = []
+    for out in outputs:
+        if out.get("output_type") != "stream":
+            merged.append(out)
+            continue
+        text = out.get("text", "")
+        text = "".join(text) if isinstance(text, list) else text
+        if merged and merged[-1].get("output_type") == "stream" and merged[-1].get("name") == out.get("name"):
+            merged[-1]["text"] += text
+        else:
+            merged.append({**out, "text": text})
+    for out in merged:
+        if out.get("output_type") == "stream":
+            out["text"] = _lines(out["text"])
+    return merged
+
+
 def strip_volatile_metadata(nb: dict) -> dict:
     """Drop what changes between two runs of an unchanged notebook.
 
-    Papermill's timestamps and durations (notebook and cell level) go, and the random id
-    papermill gives its injected-parameters cell becomes ``INJECTED_CELL_ID``. The
+    Papermill's timestamps and durations (notebook and cell level) go, the random id
+    papermill gives its injected-parameters cell becomes ``INJECTED_CELL_ID``, and
+    consecutive stream outputs are joined and split by line (how stdout is cut into
+    messages depends on timing). The
     injected cell is also tagged ``remove-cell`` so that the book does not show the
     parameters twice.
     """
@@ -105,6 +136,8 @@ def strip_volatile_metadata(nb: dict) -> dict:
         for key in ("start_time", "end_time", "duration", "input_path", "output_path"):
             paper.pop(key, None)
     for cell in nb.get("cells", []):
+        if "outputs" in cell:
+            cell["outputs"] = _merge_streams(cell["outputs"])
         meta = cell.get("metadata", {})
         meta.pop("execution", None)
         tags = meta.get("tags", [])

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from cfmimo.notebooks import INJECTED_CELL_ID, execute_notebook
+from cfmimo.notebooks import INJECTED_CELL_ID, execute_notebook, strip_volatile_metadata
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -100,3 +100,16 @@ def test_re_execution_changes_only_timing_cells(executed):
     for i, (ca, cb) in enumerate(zip(a["cells"], b["cells"])):
         assert ca == cb, f"cell {i} ({ca.get('id')}) differs between two runs"
     assert a == b
+
+
+def test_stream_outputs_cut_differently_are_stored_the_same():
+    def nb(*pieces):
+        outputs = [{"output_type": "stream", "name": "stdout", "text": p} for p in pieces]
+        outputs.append({"output_type": "display_data", "data": {"text/plain": "1"}, "metadata": {}})
+        return {"metadata": {}, "cells": [{"cell_type": "code", "metadata": {}, "outputs": outputs}]}
+
+    one = strip_volatile_metadata(nb(["a = 1\n", "b = 2\n"]))
+    two = strip_volatile_metadata(nb("a = 1\nb", ["", " = 2\n"]))
+    assert one == two
+    assert one["cells"][0]["outputs"][0]["text"] == ["a = 1\n", "b = 2\n"]
+    assert len(one["cells"][0]["outputs"]) == 2
