@@ -542,6 +542,7 @@ def train_twin(config: Preset, *, hidden: int = TWIN_HIDDEN, seed=None, method: 
 def committed_weights(config: Preset, *, method=None, seed=None) -> Path | None:
     """The committed weight file of this ``scoring`` run in :data:`WEIGHTS_DIR` (its name
     holds the first 24 hex digits of :func:`cfmimo.train.cache_key`), or ``None``."""
+    method = method or qnn.get_variant("scoring").default_method
     key = cache_key(config, "scoring", method, seed)[:24]
     if not WEIGHTS_DIR.is_dir():
         return None
