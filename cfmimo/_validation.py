@@ -79,6 +79,24 @@ def check_int(name: str, value, low: int, high: int | None = None) -> int:
     return int(value)
 
 
+def as_rng(name: str, value) -> np.random.Generator:
+    """Return a Generator from ``value``: ``None``, an int seed ``>= 0`` or a Generator (SPEC 7)."""
+    if value is None or isinstance(value, (np.random.Generator, np.random.BitGenerator, np.random.SeedSequence)):
+        return np.random.default_rng(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be None, an int seed >= 0 or a numpy.random.Generator, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} = {value} is out of range; allowed: an int seed >= 0")
+    return np.random.default_rng(int(value))
+
+
+def check_instance(name: str, value, cls):
+    """Return ``value`` if it is a ``cls``; ``TypeError`` naming ``name`` otherwise."""
+    if not isinstance(value, cls):
+        raise TypeError(f"{name} must be a {cls.__module__}.{cls.__qualname__}, got {type(value).__name__}")
+    return value
+
+
 def check_count(name: str, value, low: int = 1) -> int:
     """Return ``value`` as an int ``>= low``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

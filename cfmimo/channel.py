@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from ._validation import check_count, check_real
+from ._validation import as_rng, check_count, check_instance, check_real
 from .config import SystemConfig
 
 __all__ = [
@@ -40,6 +40,18 @@ __all__ = [
     "channels_at_distances",
     "sample_channels",
 ]
+
+
+def _check_shape(shape) -> tuple[int, ...]:
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        shape = (shape,)
+    try:
+        shape = tuple(shape)
+    except TypeError:
+        raise TypeError(f"shape must be a tuple of int, got {shape!r}") from None
+    for i, n in enumerate(shape):
+        check_count(f"shape[{i}]", n, 0)
+    return tuple(int(n) for n in shape)
 
 
 def antenna_positions(n_tx: int) -> np.ndarray:
@@ -79,6 +91,7 @@ def sample_distances(system: SystemConfig, shape, rng=None, *, distance_mean: fl
     shape : tuple of int
         Output shape, e.g. ``(n, n_ap, n_user)``.
     rng : int, numpy.random.Generator or None
+        An int must be ``>= 0``; anything else raises ``TypeError`` naming ``rng``.
     distance_mean : float, optional
         Overrides ``system.distance_mean`` (the :math:`\\mu_d` sweep of Fig. 3).
 
@@ -86,7 +99,9 @@ def sample_distances(system: SystemConfig, shape, rng=None, *, distance_mean: fl
     -------
     ndarray, shape ``shape``, every entry ``>= system.distance_floor``.
     """
-    rng = np.random.default_rng(rng)
+    check_instance("system", system, SystemConfig)
+    shape = _check_shape(shape)
+    rng = as_rng("rng", rng)
     mean = system.distance_mean if distance_mean is None else check_real("distance_mean", distance_mean, 1e-12, 1e6)
     std = np.sqrt(system.distance_variance)
     if std == 0.0:
@@ -116,8 +131,12 @@ def channels_at_distances(system: SystemConfig, distance, rng=None) -> tuple[np.
     -------
     H, H_hat : ndarray, complex, shape ``(..., n_ap, n_user, n_tx)``
     """
-    rng = np.random.default_rng(rng)
-    distance = np.asarray(distance, dtype=np.float64)
+    check_instance("system", system, SystemConfig)
+    rng = as_rng("rng", rng)
+    try:
+        distance = np.asarray(distance, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"distance must be a real array of shape (..., n_ap, n_user), got {type(distance).__name__}") from None
     if distance.ndim < 2 or distance.shape[-2:] != (system.n_ap, system.n_user):
         raise ValueError(
             f"distance must have shape (..., n_ap={system.n_ap}, n_user={system.n_user}), got {distance.shape}"
@@ -156,7 +175,8 @@ def sample_channels(
     -------
     H, H_hat : ndarray, complex, shape ``(n_samples, n_ap, n_user, n_tx)``
     """
+    check_instance("system", system, SystemConfig)
     n_samples = check_count("n_samples", n_samples)
-    rng = np.random.default_rng(rng)
+    rng = as_rng("rng", rng)
     distance = sample_distances(system, (n_samples, system.n_ap, system.n_user), rng, distance_mean=distance_mean)
     return channels_at_distances(system, distance, rng)

@@ -3,7 +3,9 @@
 Every setting of Table II of the paper is a field here, and so is every setting the
 paper leaves out (see ``book/parameters.md`` for the value chosen and why). The
 dataclasses are frozen; ``__post_init__`` validates every field and raises a
-``ValueError`` that names the field, the value and the allowed range. Use
+``ValueError`` that names the field, the value and the allowed range, and stores
+numbers as plain Python ``int``/``float`` (a ``numpy.int64`` given for ``n_ap`` becomes an
+``int``, so a config always serialises to JSON). Use
 ``dataclasses.replace`` to derive a variant, e.g.
 ``replace(PAPER.system, n_ap=5)``; the result is validated again.
 
@@ -37,6 +39,7 @@ paper                     here                        meaning
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field, fields, replace
 
 from ._validation import check_int as _check_int
@@ -60,9 +63,10 @@ def _check_float(
     *,
     low_open: bool = False,
     high_open: bool = False,
-) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"{name} = {value} must be finite")
     too_low = value <= low if low_open else value < low
@@ -71,6 +75,22 @@ def _check_float(
         left = "(" if low_open else "["
         right = ")" if high_open else "]"
         raise ValueError(f"{name} = {value} is out of range; allowed: {left}{low}, {high}{right}")
+    return value
+
+
+def _normalise(obj, name: str, value) -> None:
+    """Store the checked, plain-Python ``value`` (e.g. ``int`` for ``numpy.int64``) in a frozen field."""
+    object.__setattr__(obj, name, value)
+
+
+def _float_tuple(name: str, value, low: float, high: float, *, low_open: bool = False) -> tuple[float, ...]:
+    """Check a non-empty sequence of real numbers and return it as a tuple of floats."""
+    if isinstance(value, (str, bytes, numbers.Number)) or not hasattr(value, "__iter__"):
+        raise ValueError(f"{name} must be a non-empty sequence of numbers, e.g. (10.0,), got {value!r}")
+    items = tuple(value)
+    if not items:
+        raise ValueError(f"{name} must be a non-empty sequence of numbers, got {value!r}")
+    return tuple(_check_float(f"{name}[{i}]", v, low, high, low_open=low_open) for i, v in enumerate(items))
 
 
 def db_to_linear(snr_db):
@@ -117,23 +137,19 @@ class SystemConfig:
     snr_db: tuple[float, ...] = (0.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0)
 
     def __post_init__(self) -> None:
-        _check_int("n_ap", self.n_ap, 1, 16)
-        _check_int("n_user", self.n_user, 1, 16)
-        _check_int("n_tx", self.n_tx, 1, 64)
-        _check_int("n_path", self.n_path, 1, 1024)
-        _check_float("pathloss_exponent", self.pathloss_exponent, 0.0, 10.0)
-        _check_float("interference_factor", self.interference_factor, 0.0, 1.0)
-        _check_float("penalty", self.penalty, 0.0, 1e6)
-        _check_float("csi_error", self.csi_error, 0.0, 10.0)
-        _check_float("distance_mean", self.distance_mean, 0.0, 1e6, low_open=True)
-        _check_float("distance_variance", self.distance_variance, 0.0, 1e6)
-        _check_float("distance_floor", self.distance_floor, 0.0, 1e6, low_open=True)
-        snr = tuple(self.snr_db) if not isinstance(self.snr_db, (str, bytes)) else None
-        if not snr:
-            raise ValueError(f"snr_db must be a non-empty sequence of numbers, got {self.snr_db!r}")
-        for i, value in enumerate(snr):
-            _check_float(f"snr_db[{i}]", value, -100.0, 100.0)
-        object.__setattr__(self, "snr_db", tuple(float(v) for v in snr))
+        for name, low, high in (("n_ap", 1, 16), ("n_user", 1, 16), ("n_tx", 1, 64), ("n_path", 1, 1024)):
+            _normalise(self, name, _check_int(name, getattr(self, name), low, high))
+        for name, low, high, low_open in (
+            ("pathloss_exponent", 0.0, 10.0, False),
+            ("interference_factor", 0.0, 1.0, False),
+            ("penalty", 0.0, 1e6, False),
+            ("csi_error", 0.0, 10.0, False),
+            ("distance_mean", 0.0, 1e6, True),
+            ("distance_variance", 0.0, 1e6, False),
+            ("distance_floor", 0.0, 1e6, True),
+        ):
+            _normalise(self, name, _check_float(name, getattr(self, name), low, high, low_open=low_open))
+        _normalise(self, "snr_db", _float_tuple("snr_db", self.snr_db, -100.0, 100.0))
 
     @property
     def n_assignments(self) -> int:
@@ -183,15 +199,13 @@ class TrainingConfig:
     n_neuron: int | None = None
 
     def __post_init__(self) -> None:
-        _check_int("n_layer", self.n_layer, 1, 32)
-        _check_int("n_data", self.n_data, 1, 10**7)
-        _check_int("n_epoch", self.n_epoch, 1, 10**6)
-        _check_float("step_size", self.step_size, 0.0, 1e3, low_open=True)
-        _check_float("shift", self.shift, 0.0, math.pi, low_open=True)
-        _check_float("train_snr_db", self.train_snr_db, -100.0, 100.0)
-        _check_int("seed", self.seed, 0)
+        for name, low, high in (("n_layer", 1, 32), ("n_data", 1, 10**7), ("n_epoch", 1, 10**6), ("seed", 0, None)):
+            _normalise(self, name, _check_int(name, getattr(self, name), low, high))
+        _normalise(self, "step_size", _check_float("step_size", self.step_size, 0.0, 1e3, low_open=True))
+        _normalise(self, "shift", _check_float("shift", self.shift, 0.0, math.pi, low_open=True))
+        _normalise(self, "train_snr_db", _check_float("train_snr_db", self.train_snr_db, -100.0, 100.0))
         if self.n_neuron is not None:
-            _check_int("n_neuron", self.n_neuron, 1, 32)
+            _normalise(self, "n_neuron", _check_int("n_neuron", self.n_neuron, 1, 32))
 
     @property
     def n_train(self) -> int:
@@ -224,18 +238,15 @@ class Preset:
     seed: int = 7
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"name must be a non-empty string, got {self.name!r}")
         if not isinstance(self.system, SystemConfig):
             raise ValueError(f"system must be a SystemConfig, got {type(self.system).__name__}")
         if not isinstance(self.training, TrainingConfig):
             raise ValueError(f"training must be a TrainingConfig, got {type(self.training).__name__}")
-        _check_int("n_trials", self.n_trials, 1, 10**8)
-        _check_int("seed", self.seed, 0)
-        means = tuple(self.distance_means)
-        if not means:
-            raise ValueError("distance_means must be a non-empty sequence")
-        for i, value in enumerate(means):
-            _check_float(f"distance_means[{i}]", value, 0.0, 1e6, low_open=True)
-        object.__setattr__(self, "distance_means", tuple(float(v) for v in means))
+        _normalise(self, "n_trials", _check_int("n_trials", self.n_trials, 1, 10**8))
+        _normalise(self, "seed", _check_int("seed", self.seed, 0))
+        _normalise(self, "distance_means", _float_tuple("distance_means", self.distance_means, 0.0, 1e6, low_open=True))
 
 
 PAPER = Preset(name="paper")

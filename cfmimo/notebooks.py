@@ -1,11 +1,19 @@
-"""Execute the project's notebooks with papermill, atomically.
+"""Execute the project's notebooks with papermill, atomically and reproducibly.
 
 ``python -m cfmimo.notebooks [--preset paper] notebooks/*.ipynb`` executes each
 notebook in place (the way ``make book`` refreshes the committed outputs). Each
-result is written to a temporary file beside the target and moved over it only when
-execution succeeded, so an interrupted run never leaves a half-written notebook.
-Papermill's wall-clock metadata is removed so that a re-run with the same seeds
-changes only the cells whose output legitimately varies (tagged ``nbval-ignore-output``).
+result is written to a temporary file beside the target (``.NAME.XXXX.partial.ipynb``) and
+moved over it only when execution succeeded, so an interrupted run never leaves a
+half-written notebook; :func:`remove_stale_partials` deletes what a killed run left.
+
+Re-executing an unchanged notebook gives an identical file, apart from the outputs of
+cells tagged ``nbval-ignore-output`` (wall-clock timings): papermill's timestamps and
+durations are removed and the id of its injected-parameters cell, random otherwise, is
+pinned to ``injected-parameters`` (:func:`strip_volatile_metadata`).
+
+Kernels are started over IPC (Unix sockets, :class:`IPCKernelManager`) instead of TCP:
+nothing listens on a network port, and ipykernel does not print its "Kernel is running
+over TCP without encryption" warning.
 """
 
 from __future__ import annotations
@@ -17,13 +25,42 @@ import sys
 import tempfile
 from pathlib import Path
 
-__all__ = ["execute_notebook", "strip_volatile_metadata", "atomic_write_text"]
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import default
+
+__all__ = [
+    "execute_notebook",
+    "strip_volatile_metadata",
+    "atomic_write_text",
+    "remove_stale_partials",
+    "IPCKernelManager",
+    "INJECTED_CELL_ID",
+    "PARTIAL_SUFFIX",
+]
+
+INJECTED_CELL_ID = "injected-parameters"
+"""The fixed id given to papermill's injected-parameters cell (papermill draws a random one)."""
+
+PARTIAL_SUFFIX = ".partial"
+"""Suffix of the temporary files a run writes beside its targets."""
+
+
+class IPCKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernels talk over IPC (Unix domain sockets), not TCP.
+
+    The socket files live beside the kernel's connection file in the Jupyter runtime
+    folder and are removed when the kernel stops.
+    """
+
+    @default("transport")
+    def _default_transport(self) -> str:
+        return "ipc"
 
 
 def atomic_write_text(path, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file and ``os.replace``."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -34,11 +71,28 @@ def atomic_write_text(path, text: str) -> None:
         raise
 
 
-def strip_volatile_metadata(nb: dict) -> dict:
-    """Drop papermill's timestamps and durations (notebook and cell level).
+def remove_stale_partials(folder) -> list[Path]:
+    """Delete the temporary ``.*.partial`` and ``.*.partial.ipynb`` files a killed run left in ``folder``.
 
-    Also tags papermill's injected-parameters cell ``remove-cell`` so that the book
-    does not show the parameters twice.
+    Run it only when no other run writes into ``folder``. Returns the removed paths.
+    """
+    removed = []
+    folder = Path(folder)
+    stale = set(folder.glob(f".*{PARTIAL_SUFFIX}")) | set(folder.glob(f".*{PARTIAL_SUFFIX}.ipynb"))
+    for path in sorted(stale):
+        if path.is_file():
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
+def strip_volatile_metadata(nb: dict) -> dict:
+    """Drop what changes between two runs of an unchanged notebook.
+
+    Papermill's timestamps and durations (notebook and cell level) go, and the random id
+    papermill gives its injected-parameters cell becomes :data:`INJECTED_CELL_ID`. The
+    injected cell is also tagged ``remove-cell`` so that the book does not show the
+    parameters twice.
     """
     paper = nb.get("metadata", {}).get("papermill")
     if isinstance(paper, dict):
@@ -48,8 +102,10 @@ def strip_volatile_metadata(nb: dict) -> dict:
         meta = cell.get("metadata", {})
         meta.pop("execution", None)
         tags = meta.get("tags", [])
-        if "injected-parameters" in tags and "remove-cell" not in tags:
-            tags.append("remove-cell")  # the book shows the parameters cell once, not twice
+        if "injected-parameters" in tags:
+            cell["id"] = INJECTED_CELL_ID
+            if "remove-cell" not in tags:
+                tags.append("remove-cell")  # the book shows the parameters cell once, not twice
         pm = meta.get("papermill")
         if isinstance(pm, dict):
             for key in ("start_time", "end_time", "duration", "exception", "status"):
@@ -59,7 +115,7 @@ def strip_volatile_metadata(nb: dict) -> dict:
     return nb
 
 
-def execute_notebook(src, dst=None, parameters: dict | None = None, *, progress: bool = False) -> Path:
+def execute_notebook(src, dst=None, parameters: dict | None = None, *, progress: bool = False, keep_failed=None) -> Path:
     """Execute ``src`` with papermill and write it to ``dst`` (default: in place) atomically.
 
     Parameters
@@ -70,6 +126,9 @@ def execute_notebook(src, dst=None, parameters: dict | None = None, *, progress:
         Values for the cell tagged ``parameters``.
     progress : bool
         Show papermill's per-cell progress bar.
+    keep_failed : path-like, optional
+        When execution fails, the partly executed notebook (with the error in the failing
+        cell's output) is written there before the error is raised; otherwise it is deleted.
 
     Returns
     -------
@@ -83,17 +142,24 @@ def execute_notebook(src, dst=None, parameters: dict | None = None, *, progress:
     if not src.is_file():
         raise ValueError(f"notebook {src} does not exist")
     dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.stem}.", suffix=".ipynb", dir=dst.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=PARTIAL_SUFFIX + ".ipynb", dir=dst.parent)
     os.close(fd)
     try:
-        papermill.execute_notebook(
-            str(src),
-            tmp,
-            parameters=parameters or {},
-            kernel_name="python3",
-            cwd=str(src.parent),
-            progress_bar=progress,
-        )
+        try:
+            papermill.execute_notebook(
+                str(src),
+                tmp,
+                parameters=parameters or {},
+                kernel_name="python3",
+                cwd=str(src.parent),
+                progress_bar=progress,
+                kernel_manager_class=IPCKernelManager,
+            )
+        except Exception:
+            if keep_failed is not None and os.path.getsize(tmp) > 0:
+                nb = strip_volatile_metadata(json.loads(Path(tmp).read_text(encoding="utf-8")))
+                atomic_write_text(keep_failed, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+            raise
         nb = strip_volatile_metadata(json.loads(Path(tmp).read_text(encoding="utf-8")))
         atomic_write_text(dst, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
     finally:
@@ -110,6 +176,8 @@ def main(argv=None) -> int:
     from .config import preset
 
     preset(args.preset)  # fail early on an unknown preset name
+    for folder in sorted({path.resolve().parent for path in args.notebooks}):
+        remove_stale_partials(folder)
     for i, path in enumerate(args.notebooks, 1):
         print(f"[{i}/{len(args.notebooks)}] executing {path} (preset={args.preset})", flush=True)
         execute_notebook(path, parameters={"preset": args.preset})

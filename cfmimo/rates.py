@@ -69,6 +69,15 @@ def _check_pair(H, H_hat):
     return H, H_hat
 
 
+def _check_batch(**shapes) -> tuple[int, ...]:
+    """Broadcast the batch shapes of named arguments; ``ValueError`` naming them if impossible."""
+    try:
+        return np.broadcast_shapes(*shapes.values())
+    except ValueError:
+        listed = ", ".join(f"{name} {shape}" for name, shape in shapes.items())
+        raise ValueError(f"batch shapes do not broadcast: {listed} (each is the shape before the trailing axes)") from None
+
+
 def _gain_matrix(H, H_hat):
     # inner[..., m, j, k] = h_{m,k}^T conj(hhat_{m,j})
     inner = np.einsum("...kt,...jt->...jk", H, H_hat.conj())
@@ -143,12 +152,20 @@ def rates_from_gains(gains, a, rho, mu, penalty=10.0) -> np.ndarray:
     -------
     ndarray, shape ``(..., n_user)``
     """
-    gains = np.asarray(gains, dtype=np.float64)
+    try:
+        gains = np.asarray(gains, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"gains must be a real array of shape (..., n_ap, n_user, n_user), got {type(gains).__name__}") from None
     if gains.ndim < 3 or gains.shape[-1] != gains.shape[-2]:
         raise ValueError(f"gains must have shape (..., n_ap, n_user, n_user), got {gains.shape}")
+    if not np.all(np.isfinite(gains)):
+        raise ValueError("gains contains NaN or inf entries; allowed: finite powers >= 0")
+    if np.any(gains < 0):
+        raise ValueError(f"gains has negative entries (smallest {gains.min():.3g}); allowed: powers >= 0")
     n_ap, n_user = gains.shape[-3], gains.shape[-1]
     a = as_assignment("a", a, n_ap, n_user)
     rho, mu, penalty = _check_scalars(rho, mu, penalty)
+    _check_batch(gains=gains.shape[:-3], a=a.shape[:-1], rho=rho.shape)
     selected, served = _select(gains, a)
     return _rates_from_selected(selected, served, rho, mu, penalty)
 
@@ -187,6 +204,7 @@ def user_rates(H, H_hat, a, rho, mu, penalty=10.0) -> np.ndarray:
     n_ap, n_user = H.shape[-3], H.shape[-2]
     a = as_assignment("a", a, n_ap, n_user)
     rho, mu, penalty = _check_scalars(rho, mu, penalty)
+    _check_batch(H=H.shape[:-3], H_hat=H_hat.shape[:-3], a=a.shape[:-1], rho=rho.shape)
     selected, served = _select(_gain_matrix(H, H_hat), a)
     return _rates_from_selected(selected, served, rho, mu, penalty)
 
@@ -237,6 +255,7 @@ def ideal_capacity(H_hat, rho) -> np.ndarray:
     """
     H_hat = as_channel("H_hat", H_hat)
     rho = as_nonnegative("rho", rho)
+    _check_batch(H_hat=H_hat.shape[:-3], rho=rho.shape)
     n_tx = H_hat.shape[-1]
     gram = np.einsum("...kt,...ks->...ts", H_hat, H_hat.conj())  # (..., M, T, T)
     eig = np.clip(np.linalg.eigvalsh(gram), 0.0, None)  # (..., M, T)

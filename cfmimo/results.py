@@ -3,7 +3,8 @@
 A *policy* is a callable ``policy(H_hat, rho) -> a`` that maps estimated channels
 ``(n, n_ap, n_user, n_tx)`` and a linear SNR to assignments ``(n, n_ap)``. Policies that
 ignore ``rho`` (the QNNs, the perceptron, strongest-AP, random) are called once per
-distance and reused at every SNR; pass their names in ``snr_independent``.
+distance and reused at every SNR: :class:`cfmimo.policies.Policy` objects say so themselves
+(``uses_rho``), plain callables can be named in ``snr_independent``.
 
 For each mean distance :math:`\\mu_d` one set of ``n_trials`` channels is drawn and shared
 by every SNR and policy (common random numbers), so that differences between curves are
@@ -18,10 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from . import baselines
+from . import baselines, learned, policies as registry
 from .channel import sample_channels
 from .config import Preset, db_to_linear
-from .rates import gain_matrix, rates_from_gains, serves_every_user
+from .evaluate import decision_metrics
+from .rates import gain_matrix, rates_from_gains
 from .stats import mean_ci
 
 __all__ = [
@@ -90,14 +92,8 @@ class StudyResult:
 
 
 def classical_policies(mu: float, penalty: float, rng=None) -> dict:
-    """The classical policies as ``policy(H_hat, rho)`` callables (see :mod:`cfmimo.baselines`)."""
-    rng = np.random.default_rng(rng)
-    return {
-        "exhaustive": lambda H_hat, rho: baselines.exhaustive(H_hat, rho, mu, penalty),
-        "greedy": lambda H_hat, rho: baselines.greedy(H_hat, rho, mu, penalty),
-        "strongest AP": lambda H_hat, rho: baselines.strongest_ap(H_hat),
-        "random": lambda H_hat, rho: baselines.random_assignment(H_hat, rng),
-    }
+    """The classical policies as ``policy(H_hat, rho)`` callables: :func:`cfmimo.policies.classical_policies`."""
+    return registry.classical_policies(mu, penalty, rng)
 
 
 @dataclass(frozen=True)
@@ -106,72 +102,55 @@ class LearnedPolicies:
 
     Attributes
     ----------
-    policies : dict of str to callable
-        ``policy(H_hat, rho) -> a``; none of them depends on ``rho``.
+    policies : dict of str to cfmimo.policies.Policy
+        ``policy(H_hat, rho) -> a``. Pure decoders ignore ``rho``; the top-k re-ranked
+        ones (``Policy.hybrid``) score their candidates at ``rho``.
     sizes : dict of str to int
         Trainable parameters of each.
     perceptron_names : tuple of str
-        Names of the perceptrons, smallest first.
+        Names of the perceptrons with the covering decoder, smallest first.
     n_training_channels : int
         Channels the perceptrons (and the improved QNN) were trained on.
+    k : int
+        ``k`` of the top-k re-ranked policies.
     """
 
     policies: dict
     sizes: dict
     perceptron_names: tuple
     n_training_channels: int
+    k: int = learned.TOP_K
 
 
-def learned_policies(config: Preset, *, perceptron_hidden=(None, 32)) -> LearnedPolicies:
-    """Both QNNs (:func:`cfmimo.train.trained`) and perceptrons trained on the same data.
+def learned_policies(config: Preset, *, k: int = learned.TOP_K, entries=None) -> LearnedPolicies:
+    """Every learned policy of :data:`cfmimo.learned.LEARNED`, trained on the same data.
 
-    The perceptrons (:mod:`cfmimo.classical`) see the QNNs' inputs
-    (:func:`cfmimo.qnn.encode_angles`) and exactly the improved QNN's training channels
-    (:func:`cfmimo.train.training_channels`) at the training SNR, with its objective
-    (imitation, then expected min-rate) and its serve-every-user decoder.
+    Both QNNs come from :func:`cfmimo.train.trained` (cached on disk); the perceptrons
+    (:mod:`cfmimo.classical`) see the link features of :mod:`cfmimo.features` and exactly
+    the improved QNN's training channels (:func:`cfmimo.train.training_channels`) at the
+    training SNR. Each model appears with its decoders: its own (the QNNs), the most
+    probable covering assignment, and top-``k`` re-ranking (hybrids).
 
     Parameters
     ----------
     config : Preset
-    perceptron_hidden : tuple of int or None
-        Hidden sizes; ``None`` picks the smallest size with at least as many parameters as
-        the improved QNN.
+    k : int
+        ``k`` of top-k re-ranking.
+    entries : sequence of cfmimo.learned.LearnedEntry, optional
+        Default :data:`cfmimo.learned.LEARNED`.
     """
-    from . import classical, qnn, train
-
-    system = config.system
-    paper = train.trained(config, "paper")
-    improved = train.trained(config, "reupload")
-    channels = train.training_channels(config, "reupload")
-    rho = db_to_linear(config.training.train_snr_db)
-    rates = classical.candidate_rates(channels, channels, rho, system.interference_factor, system.penalty)
-    features = qnn.encode_angles(channels)
-    n_improved = qnn.n_weights(config, "reupload")
-    policies = {
-        "paper QNN": lambda H_hat, rho: train.decide(config, "paper", paper.weights, H_hat),
-        "improved QNN": lambda H_hat, rho: train.decide(config, "reupload", improved.weights, H_hat),
-    }
-    sizes = {"paper QNN": qnn.n_weights(config, "paper"), "improved QNN": n_improved}
-    names = []
-    for hidden in perceptron_hidden:
-        if hidden is None:
-            hidden = next(
-                h for h in range(1, 4096)
-                if classical.n_parameters(features.shape[1], h, system.n_ap, system.n_user) >= n_improved
-            )
-        model = classical.fit_mlp(features, rates, system.n_ap, system.n_user, hidden=hidden, rng=config.training.seed)
-        name = f"perceptron ({hidden} hidden)"
-        policies[name] = lambda H_hat, rho, m=model: m.decide(qnn.encode_angles(H_hat))
-        sizes[name] = model.n_parameters
-        names.append(name)
-    return LearnedPolicies(policies, sizes, tuple(names), len(channels))
+    policies = learned.build_learned(config, entries, k=k)
+    sizes = {name: p.n_parameters for name, p in policies.items()}
+    names = tuple(n for n, p in policies.items() if n.startswith("perceptron") and not p.hybrid)
+    n_train = config.training.n_data * config.training.n_epoch
+    return LearnedPolicies(policies, sizes, names, n_train, int(k))
 
 
 def run_study(
     config: Preset,
     policies: dict,
     *,
-    snr_independent=(),
+    snr_independent=None,
     include_oracle: bool = True,
     progress: bool = False,
 ) -> StudyResult:
@@ -183,8 +162,9 @@ def run_study(
         Uses ``system``, ``n_trials``, ``distance_means`` and ``seed``.
     policies : dict of str to callable
         Must include ``"exhaustive"`` (the reference for ``optimal``).
-    snr_independent : iterable of str
-        Policies whose decision does not depend on ``rho``.
+    snr_independent : iterable of str, optional
+        Policies whose decision does not depend on ``rho`` (decided once per distance).
+        Default: those whose ``uses_rho`` attribute is false (:class:`cfmimo.policies.Policy`).
     include_oracle : bool
         Add ``"oracle"``: exhaustive search scored on the true channel, an upper bound on
         every policy's min-rate in every trial.
@@ -199,6 +179,8 @@ def run_study(
     system = config.system
     mu, penalty = system.interference_factor, system.penalty
     names = (("oracle",) if include_oracle else ()) + tuple(policies)
+    if snr_independent is None:
+        snr_independent = registry.snr_independent(policies)
     snr_independent = set(snr_independent)
     unknown = snr_independent - set(policies)
     if unknown:
@@ -237,11 +219,9 @@ def run_study(
                     cached[name] = a
             best = rates_from_gains(est_gains, decisions["exhaustive"], rho, mu, penalty).min(axis=-1)
             for p, name in enumerate(names):
-                a = decisions[name]
-                user_rates[p, i, j] = rates_from_gains(true_gains, a, rho, mu, penalty=0.0)
-                mine = rates_from_gains(est_gains, a, rho, mu, penalty).min(axis=-1)
-                optimal[p, i, j] = mine >= best - 1e-12 * np.abs(best)
-                unserved[p, i, j] = ~serves_every_user(a, system.n_user)
+                user_rates[p, i, j], optimal[p, i, j], unserved[p, i, j] = decision_metrics(
+                    decisions[name], true_gains, est_gains, rho, mu, penalty, best
+                )
             bar.update()
     bar.close()
     per_1000 = {name: 1000 * seconds[name] / max(1, decisions_made[name]) for name in names}

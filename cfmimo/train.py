@@ -64,23 +64,15 @@ with ``checkpoint=``) therefore ends bit-identical to an uninterrupted run.
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import inspect
-import json
-import os
-import tempfile
-from dataclasses import dataclass, field
-from pathlib import Path
-
 import numpy as np
 from tqdm import tqdm
 
-from . import __version__, engine, qnn
+from . import engine, qnn
 from .baselines import candidate_min_rates, exhaustive
 from .channel import sample_channels
-from .config import Preset, SystemConfig, TrainingConfig, db_to_linear
+from .config import Preset, db_to_linear
 from .rates import gain_matrix, ideal_capacity, rates_from_gains
+from .weights import TrainResult, cache_key, cache_path, check_weights_path, load_cached, load_weights, save_weights
 
 __all__ = [
     "METHODS",
@@ -118,65 +110,6 @@ _ADAM_BETAS = (0.9, 0.999)
 _ADAM_EPS = 1e-8
 _STREAM_INIT, _STREAM_DATA, _STREAM_EPOCH = 0, 1, 2
 _MAX_TABLE = 4096  # precompute per-candidate losses when n_user ** n_ap is at most this
-
-
-@dataclass(frozen=True, eq=False)
-class TrainResult:
-    """Outcome of a training run (arrays are read-only).
-
-    Attributes
-    ----------
-    weights : ndarray, shape ``(n_weights,)``
-    loss : ndarray, shape ``(epochs_done,)``
-        Per-epoch mean of Eq. (11) (``rates.loss`` with ``H_hat`` for both channels, at the
-        training SNR) of the *decoded* assignments of the epoch's training channels, each
-        taken with the weights in force when the channel was visited (Fig. 4's quantity).
-    min_rate : ndarray, shape ``(epochs_done,)``
-        Per-epoch mean min-rate (bit/s/Hz, on the estimate) of the same assignments.
-    objective : ndarray, shape ``(epochs_done,)``
-        Per-epoch mean of the optimised objective (``paper``: the same as ``loss``;
-        ``reupload``: cross-entropy in nats, or minus the expected min-rate, or the expected
-        loss, depending on the epoch and method).
-    config : cfmimo.config.Preset
-    variant : str
-    method : str
-    seed : int
-    opt_state : ndarray
-        Optimiser state needed to resume (Adam moments for ``reupload``; empty otherwise).
-    flat : ndarray, shape ``(epochs_done,)``
-        ``paper`` with ``shift``/``printed``: per-epoch share of steps whose ``2P`` shifted
-        losses all equal the centre loss, i.e. whose update is exactly zero (the decoded
-        loss is piecewise constant in the weights); NaN for the other methods.
-    """
-
-    weights: np.ndarray
-    loss: np.ndarray
-    min_rate: np.ndarray
-    objective: np.ndarray
-    config: Preset
-    variant: str
-    method: str
-    seed: int
-    opt_state: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    flat: np.ndarray | None = None
-
-    def __post_init__(self):
-        if self.flat is None:
-            object.__setattr__(self, "flat", np.full(np.shape(self.loss), np.nan))
-        for name in ("weights", "loss", "min_rate", "objective", "opt_state", "flat"):
-            arr = np.array(getattr(self, name), dtype=np.float64)
-            arr.setflags(write=False)
-            object.__setattr__(self, name, arr)
-
-    @property
-    def epochs_done(self) -> int:
-        """Number of finished epochs."""
-        return int(self.loss.shape[0])
-
-    @property
-    def finished(self) -> bool:
-        """Whether all ``config.training.n_epoch`` epochs are done."""
-        return self.epochs_done >= self.config.training.n_epoch
 
 
 # ---------------------------------------------------------------------------------------
@@ -548,6 +481,8 @@ def train(config: Preset, variant: str = "paper", *, method=None, rng=None, prog
     variant = qnn._check_variant(variant)
     method = _check_method(variant, method)
     seed = _seed_of(rng, config)
+    if checkpoint is not None:
+        checkpoint = check_weights_path(checkpoint, "checkpoint")
     runner = _train_paper if variant == "paper" else _train_reupload
     return runner(config, [seed], method, [init], progress, checkpoint)[0]
 
@@ -621,136 +556,31 @@ def decide(config: Preset, variant: str, weights, H_hat, *, chunk: int = 4096) -
 # ---------------------------------------------------------------------------------------
 
 
-def _config_to_dict(config: Preset) -> dict:
-    return dataclasses.asdict(config)
-
-
-def _config_from_dict(d: dict) -> Preset:
-    sys = dict(d["system"])
-    sys["snr_db"] = tuple(sys["snr_db"])
-    return Preset(
-        name=d["name"],
-        system=SystemConfig(**sys),
-        training=TrainingConfig(**d["training"]),
-        n_trials=d["n_trials"],
-        distance_means=tuple(d["distance_means"]),
-        seed=d["seed"],
-    )
-
-
-def save_weights(path, result: TrainResult) -> Path:
-    """Write ``result`` to ``path`` (``.npz``) atomically.
-
-    The file is written to a temporary file in the same folder and moved over ``path``
-    with ``os.replace``: a run killed while saving leaves the previous file intact.
-    """
-    if not isinstance(result, TrainResult):
-        raise ValueError(f"result must be a TrainResult, got {type(result).__name__}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    meta = {
-        "config": _config_to_dict(result.config),
-        "variant": result.variant,
-        "method": result.method,
-        "seed": result.seed,
-        "version": __version__,
-    }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(
-                fh,
-                weights=result.weights,
-                loss=result.loss,
-                min_rate=result.min_rate,
-                objective=result.objective,
-                opt_state=result.opt_state,
-                flat=result.flat,
-                meta=np.array(json.dumps(meta, sort_keys=True)),
-            )
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def load_weights(path) -> TrainResult:
-    """Read a :class:`TrainResult` written by :func:`save_weights`."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"path = {str(path)!r} is not a file")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            arrays = {k: np.array(data[k]) for k in ("weights", "loss", "min_rate", "objective", "opt_state", "flat")}
-    except (OSError, KeyError, ValueError) as exc:
-        raise ValueError(f"path = {str(path)!r} is not a weights file written by save_weights: {exc}") from None
-    return TrainResult(
-        config=_config_from_dict(meta["config"]),
-        variant=meta["variant"],
-        method=meta["method"],
-        seed=int(meta["seed"]),
-        **arrays,
-    )
-
-
-_SOURCE_MODULES = ("config", "channel", "rates", "baselines", "qnn", "engine", "train")
-
-
-def cache_key(config: Preset, variant: str, method=None, seed=None) -> str:
-    """SHA-256 of everything a training run depends on: the config, variant, method,
-    seed, the package version and the source code of the modules that compute it."""
-    import importlib
-
-    config = qnn._check_config(config)
-    variant = qnn._check_variant(variant)
-    method = _check_method(variant, method)
-    seed = _seed_of(seed, config)
-    h = hashlib.sha256()
-    h.update(json.dumps({"config": _config_to_dict(config), "variant": variant, "method": method, "seed": seed, "version": __version__}, sort_keys=True).encode())
-    for name in _SOURCE_MODULES:
-        module = importlib.import_module(f"cfmimo.{name}")
-        h.update(inspect.getsource(module).encode())
-    h.update(np.__version__.encode())
-    return h.hexdigest()
-
-
-def _default_cache_dir() -> Path | None:
-    notebooks = Path(__file__).resolve().parent.parent / "notebooks"
-    return notebooks / "_cache" if notebooks.is_dir() else None
-
-
 def trained(config: Preset, variant: str = "paper", cache_dir=None, *, method=None, seed=None, progress: bool = False) -> TrainResult:
     """A deterministic training run, cached on disk.
 
     The cache file is named by :func:`cache_key`, so any change of the configuration,
     seed, method or of the code that computes the result starts a fresh run. The
     result is bit-identical whether it comes from the cache or not (``.npz`` stores
-    float64 exactly).
+    float64 exactly). An unreadable cache entry (truncated, empty) is treated as missing,
+    with a :class:`cfmimo.weights.CacheWarning`, and overwritten by a fresh run.
 
     Parameters
     ----------
     cache_dir : str or Path, optional
-        Default: ``notebooks/_cache`` of the source tree (no cache when the package is not
-        run from a source checkout).
+        The cache folder (the notebooks pass ``"_cache"``). Default:
+        :func:`cfmimo.weights.default_cache_dir` (``notebooks/_cache`` of a source
+        checkout; no cache outside one).
     method, seed : optional
         As in :func:`train` (``seed`` defaults to ``config.training.seed``).
     """
-    key = cache_key(config, variant, method, seed)
+    config = qnn._check_config(config)
+    variant = qnn._check_variant(variant)
     method = _check_method(variant, method)
-    directory = Path(cache_dir) if cache_dir is not None else _default_cache_dir()
-    path = None if directory is None else directory / f"{variant}-{method}-{key[:24]}.npz"
-    if path is not None and path.is_file():
-        try:
-            result = load_weights(path)
-        except ValueError:
-            result = None
-        if result is not None and result.finished:
-            return result
+    path = cache_path(cache_dir, config, variant, method, seed)
+    result = load_cached(path, config)
+    if result is not None:
+        return result
     result = train(config, variant, method=method, rng=seed, progress=progress)
     if path is not None:
         save_weights(path, result)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from cfmimo import baselines, channel, classical, rates
+from cfmimo import baselines, channel, classical, decoders, features, policies, rates
 from cfmimo.config import PAPER
 
 
@@ -74,3 +74,68 @@ def test_bad_input(data):
         classical.fit_mlp(features[:5], R, 4, 3)
     with pytest.raises(ValueError, match="hidden = 0"):
         classical.fit_mlp(features, R, 4, 3, hidden=0)
+
+
+def test_covering_objective_gradient_matches_finite_difference(data):
+    _, H_hat, _ = data
+    cands = baselines.all_assignments(4, 3)
+    covering = rates.serves_every_user(cands, 3)
+    R = classical.candidate_rates(H_hat, H_hat, 10.0, 0.1)[:, covering]
+    rng = np.random.default_rng(8)
+    z = rng.normal(size=(60, 4, 3))
+
+    def J(z):
+        return classical.covering_objective(classical._log_softmax(z), cands[covering], R)[0]
+
+    value, grad = classical.covering_objective(classical._log_softmax(z), cands[covering], R)
+    # it is the expectation under p restricted to the covering set and renormalised
+    p = np.exp(classical._log_softmax(z))
+    joint = p[:, np.arange(4), cands[covering]].prod(-1)
+    np.testing.assert_allclose(value, (joint * R).sum(1) / joint.sum(1), rtol=1e-10)
+    eps = 1e-6
+    for idx in [(0, 0, 0), (7, 2, 1), (33, 3, 2)]:
+        up, down = z.copy(), z.copy()
+        up[idx] += eps
+        down[idx] -= eps
+        fd = (J(up)[idx[0]] - J(down)[idx[0]]) / (2 * eps)
+        assert grad[idx] == pytest.approx(fd, rel=1e-5, abs=1e-8)
+
+
+def test_perceptron_features_and_shared_decoders(data):
+    _, H_hat, _ = data
+    F = classical.perceptron_features(H_hat)
+    assert F.shape == (60, 3 * 4 * 3)
+    assert F.min() >= -np.pi - 1e-12 and F.max() <= np.pi + 1e-12
+    np.testing.assert_allclose(F, 2 * (features.link_features(H_hat).reshape(60, -1) - np.pi / 2))
+    model = classical.init_mlp(F.shape[1], 3, 4, 3, rng=0)
+    log_p = model.log_probs(F)
+    np.testing.assert_allclose(np.exp(log_p).sum(-1), 1.0)
+    a = model.decide(F)
+    np.testing.assert_array_equal(a, decoders.covering_argmax(log_p))
+    # the decision is the most probable covering candidate of the enumerated joint
+    mask = classical.serve_all_mask(4, 3)
+    joint = np.where(mask, model.assignment_log_probabilities(F), -np.inf)
+    np.testing.assert_allclose(decoders.assignment_log_probability(log_p, a), joint.max(1), atol=1e-12)
+    A, S = model.top_k(F, 4)
+    assert A.shape == (60, 4, 4) and np.all(S[:, 0] >= S[:, -1])
+
+
+def test_hidden_for_parameters_is_closest():
+    for target in (40, 200, 800):
+        h = classical.hidden_for_parameters(target, 36, 4, 3)
+        best = min(range(1, 100), key=lambda x: (abs(classical.n_parameters(36, x, 4, 3) - target), x))
+        assert h == best
+
+
+def test_small_perceptron_does_not_collapse_to_one_assignment():
+    """Fine-tuning on covering assignments keeps a 2-hidden perceptron's decisions varied."""
+    H, H_hat = channel.sample_channels(PAPER.system, 400, rng=9, distance_mean=0.5)
+    R = classical.candidate_rates(H_hat, H_hat, 10.0, 0.5)
+    F = classical.perceptron_features(H_hat)
+    model = classical.fit_mlp(F, R, 4, 3, hidden=2, imitation_steps=300, finetune_steps=300, rng=1)
+    before = classical.fit_mlp(F, R, 4, 3, hidden=2, imitation_steps=300, finetune_steps=0, rng=1)
+    assert policies.distinct_decisions(model.decide(F)) > 1
+    fine = rates.min_rate(H_hat, H_hat, model.decide(F), 10.0, 0.5).mean()
+    imitated = rates.min_rate(H_hat, H_hat, before.decide(F), 10.0, 0.5).mean()
+    assert fine >= imitated - 0.05  # fine-tuning does not undo imitation
+    assert model.history["expected_min_rate"][-1] > model.history["expected_min_rate"][0]

@@ -14,7 +14,8 @@ def study():
 def test_shapes_and_oracle_bound(study):
     cfg, res = study
     assert res.policies[0] == "oracle"
-    assert res.user_rates.shape == (5, 2, 2, 40, 3)
+    assert res.policies[1:] == tuple(results.classical_policies(0.1, 10.0))
+    assert res.user_rates.shape == (1 + len(res.policies[1:]), 2, 2, 40, 3)
     oracle = res.min_rate[res.index("oracle")]
     assert np.all(res.min_rate <= oracle + 1e-12)
     assert np.all(res.optimal[res.index("exhaustive")])
@@ -59,12 +60,23 @@ def test_bad_policies():
 
 def test_learned_policies_on_smoke_preset():
     cfg = config.SMOKE
-    learned = results.learned_policies(cfg, perceptron_hidden=(None, 4))
+    learned = results.learned_policies(cfg, k=3)
     small, large = learned.perceptron_names
-    assert learned.sizes[small] >= learned.sizes["improved QNN"]
-    assert learned.sizes[large] == 25 * 4 + 12  # (12 + 1) * 4 + (4 + 1) * 12
+    assert learned.sizes[small] < learned.sizes[large]
     assert learned.n_training_channels == cfg.training.n_data * cfg.training.n_epoch
-    _, H_hat = channel.sample_channels(cfg.system, 5, rng=0)
+    assert any("paper" in name and "QNN" in name for name in learned.policies)
+    hybrids = [name for name, p in learned.policies.items() if p.hybrid]
+    assert hybrids and all("top-3" in name for name in hybrids)
+    assert all(learned.policies[name].rate_evaluations(4, 3) == 3 for name in hybrids)
+    H, H_hat = channel.sample_channels(cfg.system, 5, rng=0)
     for name, policy in learned.policies.items():
         a = policy(H_hat, 1.0)
         assert a.shape == (5, 4) and a.min() >= 0 and a.max() <= 2, name
+        if name != "paper QNN":  # every decoder but the paper's floor decoding covers
+            assert rates.serves_every_user(a, 3).all(), name
+    # a re-ranked policy is never worse on the estimate than its pure decoder
+    for name in hybrids:
+        pure = learned.policies[name.split(", top-")[0]](H_hat, 10.0)
+        mixed = learned.policies[name](H_hat, 10.0)
+        mu = cfg.system.interference_factor
+        assert np.all(rates.min_rate(H_hat, H_hat, mixed, 10.0, mu) >= rates.min_rate(H_hat, H_hat, pure, 10.0, mu) - 1e-12)
