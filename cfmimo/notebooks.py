@@ -23,9 +23,11 @@ import json
 import os
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.paths import jupyter_runtime_dir
 from traitlets import default
 
 __all__ = [
@@ -48,13 +50,21 @@ PARTIAL_SUFFIX = ".partial"
 class IPCKernelManager(AsyncKernelManager):
     """A kernel manager whose kernels talk over IPC (Unix domain sockets), not TCP.
 
-    The socket files live beside the kernel's connection file in the Jupyter runtime
-    folder and are removed when the kernel stops.
+    The socket files live in the Jupyter runtime folder under a name unique to the
+    kernel (jupyter_client's default, ``kernel-ipc-N`` in the current folder, lets two
+    processes that start kernels at once in the same folder pick the same sockets, e.g.
+    the workers of a Dask sweep), and are removed when the kernel stops.
     """
 
     @default("transport")
     def _default_transport(self) -> str:
         return "ipc"
+
+    @default("ip")
+    def _default_ip(self) -> str:
+        runtime = jupyter_runtime_dir()
+        os.makedirs(runtime, exist_ok=True)
+        return os.path.join(runtime, f"kernel-{uuid.uuid4().hex}-ipc")
 
 
 def atomic_write_text(path, text: str) -> None:
