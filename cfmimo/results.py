@@ -263,9 +263,9 @@ def run_study(
     default, or as Dask tasks on ``client`` (or on a local cluster of ``workers``
     processes started for the call). Chunk ``c`` of distance ``i`` draws its channels
     from ``SeedSequence(config.seed, spawn_key=(i, c))``
-    (:func:`cfmimo.distributed.chunk_seed`) and runs on a copy of ``policies`` whose
+    (``cfmimo.distributed.chunk_seed``) and runs on a copy of ``policies`` whose
     random generators are reseeded from that seed's children
-    (:func:`cfmimo.distributed.reseeded_copy`), so a chunk's outcome depends only on
+    (``cfmimo.distributed.reseeded_copy``), so a chunk's outcome depends only on
     ``(config, policies, chunk_size)``: the result is bit-identical for any number of
     workers, serial included (timings aside). All SNRs and policies of a trial share
     its channels (common random numbers), within a chunk as before.

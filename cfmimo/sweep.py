@@ -3,6 +3,8 @@
 Usage::
 
     python -m cfmimo.sweep GRID.yaml
+    python -m cfmimo.sweep GRID.yaml --workers 4          # local Dask cluster, 4 processes
+    python -m cfmimo.sweep GRID.yaml --scheduler tcp://host:8786
     python -m cfmimo.sweep --notebook notebooks/01_system_model.ipynb --out sweeps/csi \\
         --set preset=smoke --grid csi_error=0,0.1,0.3 --grid n_trials=100,1000 \\
         --plot minrate_exhaustive
@@ -37,6 +39,14 @@ temporary ``.*.partial`` files it left are removed on the next run.
 in ``error``, the partly executed notebook kept as ``NAME.KEY.failed.ipynb`` for
 inspection), the sweep goes on with the other points, and the command exits with status 1
 at the end. A resumed sweep retries failed points.
+
+**On Dask.** ``--workers N`` runs the points on a local Dask cluster of ``N`` processes,
+``--scheduler ADDRESS`` on a running scheduler (its workers must see the notebook and the
+output folder on a shared file system). Each point is one task with the identity, resume
+and failure rules above; a task whose worker dies is rerun elsewhere and finds a point
+its first attempt completed. ``summary.csv`` is the serial run's, row for row. An
+unreachable scheduler is an error (exit status 2) after a few seconds. See the book page
+"Scale out".
 
 **Outputs.** ``summary.csv`` has one row per point of this sweep: every parameter (base
 and grid), ``status``, ``error``, ``notebook`` and every number the notebook glued;
@@ -436,13 +446,16 @@ def _run_on_cluster(client, notebook: Path, out_dir: Path, plans: list, execute,
     The serial loop of :func:`run_sweep` then finds every successful point done and
     writes the rows in grid order, exactly as a serial run would.
     """
+    out_dir = out_dir.resolve()  # workers may run in another folder (a shared file system is needed)
     pending = [(_target(out_dir, p, identity), parameters, identity) for p, parameters, identity in plans]
     pending = [item for item in pending if not _done(item[0], item[2])]
-    outcomes = distributed.map_ordered(client, _point_task, pending, desc="sweep", unit="point", progress=progress, notebook=notebook, execute=execute)
+    outcomes = distributed.map_ordered(
+        client, _point_task, pending, desc="sweep", unit="point", progress=progress, notebook=notebook.resolve(), execute=execute
+    )
     errors = {item[0]: outcome for item, outcome in zip(pending, outcomes) if outcome is not None}
 
     def replay(src, dst, parameters):
-        raise _RecordedError(*errors.get(Path(dst), ("RuntimeError", "the point was not run on the cluster")))
+        raise _RecordedError(*errors.get(Path(dst).resolve(), ("RuntimeError", "the point was not run on the cluster")))
 
     return replay
 
@@ -459,7 +472,7 @@ def run_sweep(spec: SweepSpec, *, progress: bool = True, execute=_execute_point,
         ``execute(src, dst, parameters)``; injectable for tests. An exception it raises
         (other than ``KeyboardInterrupt`` and the like) marks the point failed.
     client : distributed.Client, optional
-        Run the points as Dask tasks on this cluster (:mod:`cfmimo.distributed`), one task
+        Run the points as Dask tasks on this cluster (``cfmimo.distributed``), one task
         per point, with the same identity, resume and failure rules; ``execute`` must then
         be picklable. The rows of ``summary.csv`` are the serial run's, in grid order.
 
