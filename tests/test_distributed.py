@@ -1,5 +1,7 @@
 """Sweeps and studies on a 2-worker local Dask cluster give the serial run's results."""
 
+import importlib.util
+import json
 import os
 import signal
 import sys
@@ -185,3 +187,16 @@ def test_slurm_job_script():
     assert f"{sys.executable} -m distributed.cli.dask_worker" in script and "--nworkers 4" in script and "--nthreads 1" in script
     with pytest.raises(ValueError, match="cores = 0 must be >= 1"):
         distributed.slurm_cluster(cores=0)
+
+
+def test_scale_out_table_is_generated_from_the_committed_measurement():
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("bench_dask", root / "benchmarks" / "bench_dask.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    record = json.loads((root / "benchmarks" / "results" / "bench_dask.json").read_text())
+    assert (root / "benchmarks" / "results" / "bench_dask.md").read_text() == bench.markdown_table(record)
+    assert record["sweep_summary_identical"] and record["study_bit_identical"]
+    assert record["workers"] == 2 and record["sweep_points"] == 8 and record["study_trials"] == 10**4
+    page = (root / "book" / "scale_out.md").read_text()
+    assert "{include} ../benchmarks/results/bench_dask.md" in page
