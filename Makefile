@@ -7,12 +7,13 @@ STAMP := $(VENV)/.installed-stamp
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 PRESET ?= paper
 
-.PHONY: help setup test unit nbval notebooks book sweep clean
+.PHONY: help setup test unit nbval notebooks book sweep browser clean
 
 help:
 	@echo "make book   - set up .venv, execute every notebook at the $(PRESET) preset, build the HTML book"
 	@echo "make test   - set up .venv, run the unit tests and nbval on the committed notebooks"
 	@echo "make sweep  - run a papermill parameter sweep (GRID=grids/csi_error.yaml)"
+	@echo "make browser - install Chromium for the browser test when missing (needs root and apt-get)"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +41,18 @@ book: notebooks
 GRID ?= grids/csi_error.yaml
 sweep: setup
 	$(BIN)/python -m cfmimo.sweep $(GRID)
+
+# The browser test (tests/test_book_browser.py) needs Chromium. As root on Debian/Ubuntu this
+# installs it; elsewhere it says what to do. With CI=true a missing Chromium fails `make test`.
+browser:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
+		echo "Chromium found: $$(command -v chromium || command -v chromium-browser)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	else \
+		echo "Chromium is missing and cannot be installed here (needs root and apt-get)."; \
+		echo "Install it yourself (Debian/Ubuntu: sudo apt-get install chromium) to run the browser test."; \
+	fi
 
 clean:
 	rm -rf _build

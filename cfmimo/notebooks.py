@@ -4,14 +4,14 @@
 notebook in place (the way ``make book`` refreshes the committed outputs). Each
 result is written to a temporary file beside the target (``.NAME.XXXX.partial.ipynb``) and
 moved over it only when execution succeeded, so an interrupted run never leaves a
-half-written notebook; :func:`remove_stale_partials` deletes what a killed run left.
+half-written notebook; ``remove_stale_partials`` deletes what a killed run left.
 
 Re-executing an unchanged notebook gives an identical file, apart from the outputs of
 cells tagged ``nbval-ignore-output`` (wall-clock timings): papermill's timestamps and
 durations are removed and the id of its injected-parameters cell, random otherwise, is
-pinned to ``injected-parameters`` (:func:`strip_volatile_metadata`).
+pinned to ``injected-parameters`` (``strip_volatile_metadata``).
 
-Kernels are started over IPC (Unix sockets, :class:`IPCKernelManager`) instead of TCP:
+Kernels are started over IPC (Unix sockets, ``IPCKernelManager``) instead of TCP:
 nothing listens on a network port, and ipykernel does not print its "Kernel is running
 over TCP without encryption" warning.
 """
@@ -27,7 +27,6 @@ import uuid
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
-from jupyter_core.paths import jupyter_runtime_dir
 from traitlets import default
 
 __all__ = [
@@ -50,10 +49,9 @@ PARTIAL_SUFFIX = ".partial"
 class IPCKernelManager(AsyncKernelManager):
     """A kernel manager whose kernels talk over IPC (Unix domain sockets), not TCP.
 
-    The socket files live in the Jupyter runtime folder under a name unique to the
-    kernel (jupyter_client's default, ``kernel-ipc-N`` in the current folder, lets two
-    processes that start kernels at once in the same folder pick the same sockets, e.g.
-    the workers of a Dask sweep), and are removed when the kernel stops.
+    Each manager gets its own socket prefix ``<tmp>/cfmimo-kernel-<uuid>-ipc`` (the
+    sockets are ``<prefix>-<n>``), so that kernels started at the same time never pick
+    the same socket; jupyter_client removes the socket files when the kernel stops.
     """
 
     @default("transport")
@@ -62,9 +60,7 @@ class IPCKernelManager(AsyncKernelManager):
 
     @default("ip")
     def _default_ip(self) -> str:
-        runtime = jupyter_runtime_dir()
-        os.makedirs(runtime, exist_ok=True)
-        return os.path.join(runtime, f"kernel-{uuid.uuid4().hex}-ipc")
+        return os.path.join(tempfile.gettempdir(), f"cfmimo-kernel-{uuid.uuid4().hex}-ipc")
 
 
 def atomic_write_text(path, text: str) -> None:
@@ -100,7 +96,7 @@ def strip_volatile_metadata(nb: dict) -> dict:
     """Drop what changes between two runs of an unchanged notebook.
 
     Papermill's timestamps and durations (notebook and cell level) go, and the random id
-    papermill gives its injected-parameters cell becomes :data:`INJECTED_CELL_ID`. The
+    papermill gives its injected-parameters cell becomes ``INJECTED_CELL_ID``. The
     injected cell is also tagged ``remove-cell`` so that the book does not show the
     parameters twice.
     """

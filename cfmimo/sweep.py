@@ -27,7 +27,7 @@ runs: an unknown name, an unknown or non-string ``preset`` or an invalid value s
 sweep with the list of known names or the allowed range.
 
 **Identity of a point.** A point's notebook is named by its grid values and a key
-(:func:`point_key`): the SHA-256 of every parameter it runs with (base settings and grid
+(``point_key``): the SHA-256 of every parameter it runs with (base settings and grid
 values), of the notebook's cell sources (not its outputs) and of the package version and
 source code. A point is reused only when a notebook with that key exists, so a sweep
 resumed with other base settings, an edited notebook or changed code runs again, and

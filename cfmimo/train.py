@@ -563,13 +563,13 @@ def trained(config: Preset, variant: str = "paper", cache_dir=None, *, method=No
     seed, method or of the code that computes the result starts a fresh run. The
     result is bit-identical whether it comes from the cache or not (``.npz`` stores
     float64 exactly). An unreadable cache entry (truncated, empty) is treated as missing,
-    with a :class:`cfmimo.weights.CacheWarning`, and overwritten by a fresh run.
+    with a ``cfmimo.weights.CacheWarning``, and overwritten by a fresh run.
 
     Parameters
     ----------
     cache_dir : str or Path, optional
         The cache folder (the notebooks pass ``"_cache"``). Default:
-        :func:`cfmimo.weights.default_cache_dir` (``notebooks/_cache`` of a source
+        ``cfmimo.weights.default_cache_dir()`` (``notebooks/_cache`` of a source
         checkout; no cache outside one).
     method, seed : optional
         As in :func:`train` (``seed`` defaults to ``config.training.seed``).

@@ -1,13 +1,15 @@
 """Open the built book in headless Chromium and check what a reader sees.
 
-Runs where Debian's Chromium is installed (``apt-get install chromium``), skipped
-elsewhere. Builds the book from the committed notebooks into a temporary folder (the
+Runs where Chromium is installed (``make browser`` installs Debian's ``chromium`` with
+apt-get when run as root). Skipped where it is missing, except under ``CI=true``
+(``.ci/run``), where a missing Chromium fails the test instead of hiding it. Builds the book from the committed notebooks into a temporary folder (the
 same command as ``make book``, minus re-execution), then loads every chapter of the table
 of contents and checks the rendered DOM: a title, every figure the notebook stored, maths
 typeset by the bundled MathJax (no CDN), no traceback, no error output, no "nan".
 """
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -19,7 +21,20 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (apt-get install chromium)")
+IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _chromium_or_skip():
+    """Skip without Chromium, but fail under CI=true: CI must really open the book.
+
+    Session-scoped, so that it runs before the (session-scoped) book build.
+    """
+    if CHROMIUM is None:
+        message = "Chromium not installed: run `make browser` (as root: apt-get install chromium)"
+        if IN_CI:
+            pytest.fail(f"CI=true and {message}")
+        pytest.skip(message)
 
 
 def _chapters():
