@@ -23,6 +23,7 @@ __all__ = [
     "strongest_ap",
     "greedy",
     "greedy_local_search",
+    "move_min_rates",
     "random_assignment",
     "random",
 ]
@@ -233,7 +234,7 @@ def random_assignment(H_hat, rng=None) -> np.ndarray:
 random = random_assignment
 
 
-#: Channels per chunk of :func:`greedy_local_search` (bounds its memory, ~50 MB at 16 x 8).
+#: Channels per chunk of ``greedy_local_search`` (bounds its memory, ~50 MB at 16 x 8).
 _LOCAL_SEARCH_CHUNK = 1024
 
 
@@ -241,6 +242,58 @@ def _min_rate_from_parts(signal, total, count, rho, mu, penalty):
     """Min-rate from per-user signal, total received power and serving count, ``(..., K) -> (...)``."""
     rate = np.log2(1.0 + rho * signal / (rho * mu * (total - signal) + 1.0))
     return np.where(count > 0, rate, -penalty).min(axis=-1)
+
+
+def _move_table(gains, a, rho, mu, penalty):
+    """Min-rate after AP ``m`` moves to user ``v``: ``gains`` ``(n, M, K, K)``, ``a`` ``(n, M)`` -> ``(n, M, K)``."""
+    n, n_ap, n_user = gains.shape[0], gains.shape[1], gains.shape[-1]
+    users = np.arange(n_user)
+    own = np.einsum("nmkk->nmk", gains)  # (n, M, K): power to k when AP m serves k
+    sel = gains[np.arange(n)[:, None], np.arange(n_ap), a]  # (n, M, K): power user k receives from AP m now
+    mine = a[..., None] == users  # (n, M, K)
+    sel_sig = np.where(mine, sel, 0.0)
+    signal, total, count = sel_sig.sum(1), sel.sum(1), mine.sum(1)  # (n, K)
+    is_v = (users[:, None] == users)[None, None]  # (1, 1, V, K): k == v
+    mv_total = total[:, None, None] - sel[:, :, None] + gains
+    mv_signal = signal[:, None, None] - sel_sig[:, :, None] + np.where(is_v, own[:, :, :, None], 0.0)
+    mv_count = count[:, None, None] - mine[:, :, None] + is_v
+    rho_v = rho[:, None, None, None] if np.ndim(rho) else rho
+    return _min_rate_from_parts(mv_signal, mv_total, mv_count, rho_v, mu, penalty)
+
+
+def move_min_rates(H_hat, a, rho, mu, penalty=10.0) -> np.ndarray:
+    """Min-rate (Eq. 7a, on the estimate) of every single-AP change of an assignment.
+
+    ``out[..., m, v]`` is the min-rate of ``a`` with AP ``m`` serving user ``v`` instead
+    (``v = a[..., m]``: ``a`` itself). The rates are updated from ``a``'s, not recomputed:
+    :math:`O(N_{AP} N_{user}^2)` per channel, the per-AP factorisation that fine-tuning on
+    the expected min-rate needs where the ``n_user**n_ap`` assignments cannot be listed.
+
+    Parameters
+    ----------
+    H_hat : array_like, complex, shape ``(..., n_ap, n_user, n_tx)``
+    a : array_like of int, shape ``(..., n_ap)``
+    rho : float or array_like
+        Linear SNR, a scalar or an array of the batch shape.
+    mu, penalty : float
+
+    Returns
+    -------
+    ndarray, shape ``(..., n_ap, n_user)``
+    """
+    H_hat = as_channel("H_hat", H_hat)
+    rho, mu, penalty = _check_scalars(rho, mu, penalty)
+    lead, (n_ap, n_user) = H_hat.shape[:-3], H_hat.shape[-3:-1]
+    a = np.asarray(a)
+    if a.shape != lead + (n_ap,) or not np.issubdtype(a.dtype, np.integer):
+        raise ValueError(f"a must be an integer array of shape {lead + (n_ap,)}, got {a.dtype} {a.shape}")
+    if a.size and (a.min() < 0 or a.max() >= n_user):
+        raise ValueError(f"a has a user index out of range; allowed: [0, {n_user - 1}]")
+    if rho.ndim and rho.shape != lead:
+        raise ValueError(f"rho must be a scalar or have the batch shape {lead}, got {rho.shape}")
+    gains = _gain_matrix(H_hat, H_hat).reshape((-1, n_ap, n_user, n_user))
+    out = _move_table(gains, a.reshape(-1, n_ap), rho.reshape(-1) if rho.ndim else rho, mu, penalty)
+    return out.reshape(lead + (n_ap, n_user))
 
 
 def _local_search_chunk(gains, a, rho, mu, penalty, max_rounds):
@@ -253,7 +306,6 @@ def _local_search_chunk(gains, a, rho, mu, penalty, max_rounds):
     for _ in range(max_rounds):
         # only channels still improving take part in a round
         a, gains = a_all[active], gains_all[active]
-        own = np.einsum("nmkk->nmk", gains)  # (n, M, K): power to k when AP m serves k
         rho = rho_all[active] if rho_all.ndim else rho_all
         rho_c = rho[:, None, None] if rho.ndim else rho
         rho_s = rho[:, None] if rho.ndim else rho
@@ -264,12 +316,7 @@ def _local_search_chunk(gains, a, rho, mu, penalty, max_rounds):
         sel_sig = np.where(mine, sel, 0.0)
         signal, total, count = sel_sig.sum(1), sel.sum(1), mine.sum(1)  # (n, K)
         current = _min_rate_from_parts(signal, total, count, rho_s, mu, penalty)
-        # move AP m to user v: (n, M, V, K)
-        is_v = (users[:, None] == users)[None, None]  # (1, 1, V, K): k == v
-        mv_total = total[:, None, None] - sel[:, :, None] + gains
-        mv_signal = signal[:, None, None] - sel_sig[:, :, None] + np.where(is_v, own[:, :, :, None], 0.0)
-        mv_count = count[:, None, None] - mine[:, :, None] + is_v
-        move = _min_rate_from_parts(mv_signal, mv_total, mv_count, rho_c[..., None] if rho.ndim else rho, mu, penalty)
+        move = _move_table(gains, a, rho, mu, penalty)  # (n, M, V)
         move = np.where(users == a[..., None], -np.inf, move).reshape(n, -1)  # (n, M * V)
         # swap the users of APs i < j: (n, P, K)
         ai, aj = a[:, pair_i], a[:, pair_j]

@@ -1,7 +1,7 @@
 """A classical neural-network baseline for the assignment problem.
 
 A one-hidden-layer perceptron (tanh) maps input features (by default
-:func:`perceptron_features`: the link features of :func:`cfmimo.features.link_features`
+:func:`perceptron_features`: the link features of ``cfmimo.features.link_features``
 that the one-qubit-per-AP QNN sees, flattened) to one softmax over users per AP. Its joint
 distribution over assignments is the product of the per-AP softmaxes. It is trained like
 the improved QNN:
@@ -19,8 +19,8 @@ the improved QNN:
    moving probability mass away from uncovering assignments rather than towards good
    ones, and collapsed small models to one constant assignment.)
 
-The decision uses the shared decoders of :mod:`cfmimo.decoders`: the most probable covering
-assignment (:meth:`MLP.decide`) or its top-k list for re-ranking (:meth:`MLP.top_k`).
+The decision uses the shared decoders of ``cfmimo.decoders``: the most probable covering
+assignment (``MLP.decide``) or its top-k list for re-ranking (``MLP.top_k``).
 Everything is plain numpy: mini-batch Adam, deterministic for a given ``rng``. Training
 needs the min-rate of every candidate of the training channels (:func:`candidate_rates`),
 so it is meant for sizes where ``n_user**n_ap`` stays small (4 x 3: 81).
@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import check_count, check_real
-from .baselines import all_assignments, candidate_min_rates
+from ._validation import as_channel, check_count, check_real
+from .baselines import all_assignments, candidate_min_rates, greedy_local_search, move_min_rates
 from .decoders import covering_argmax, top_k_covering
 from .features import link_features
 from .rates import serves_every_user
@@ -46,7 +46,9 @@ __all__ = [
     "init_mlp",
     "candidate_rates",
     "fit_mlp",
+    "fit_mlp_on_channels",
     "covering_objective",
+    "per_ap_objective",
     "serve_all_mask",
 ]
 
@@ -54,7 +56,7 @@ __all__ = [
 def perceptron_features(H_hat) -> np.ndarray:
     """The QNN's link features, centred and flattened: ``(..., n_ap, n_user, n_tx) -> (n, n_user * n_ap * 3)``.
 
-    :func:`cfmimo.features.link_features` (gain, gap to the AP's best user, user's total
+    ``cfmimo.features.link_features`` (gain, gap to the AP's best user, user's total
     gain; angles in ``[0, pi]``) mapped affinely to ``2 (x - pi / 2)`` in ``[-pi, pi]``,
     columns in the order (user, AP, feature); leading batch axes are flattened into ``n``.
     The shift matters for a tanh network: with 36 inputs that are all positive, the hidden
@@ -128,7 +130,7 @@ class MLP:
     def decide(self, features) -> np.ndarray:
         """Most probable assignment among those that serve every user, ``(n, n_ap)``.
 
-        :func:`cfmimo.decoders.covering_argmax` (no enumeration). When ``n_ap < n_user``
+        ``cfmimo.decoders.covering_argmax`` (no enumeration). When ``n_ap < n_user``
         no assignment serves everyone and each AP takes its most probable user.
         """
         log_p = self.log_probs(features)
@@ -139,7 +141,7 @@ class MLP:
     def top_k(self, features, k: int):
         """The ``k`` most probable covering assignments and their log-probabilities.
 
-        :func:`cfmimo.decoders.top_k_covering`: ``(n, k, n_ap)`` and ``(n, k)``.
+        ``cfmimo.decoders.top_k_covering``: ``(n, k, n_ap)`` and ``(n, k)``.
         """
         return top_k_covering(self.log_probs(features), k)
 
@@ -290,6 +292,20 @@ def fit_mlp(
         covering[:] = True
     cov_cands = cands[covering]
     cov_rates = rates[:, covering]  # (n, C_cov)
+
+    def finetune(rows, log_p):
+        expected, grad = covering_objective(log_p, cov_cands, cov_rates[rows])
+        return float(expected.mean()), grad
+
+    return _train(model, features, target, finetune, imitation_steps, finetune_steps, learning_rate, batch_size, rng)
+
+
+def _train(model, features, target, finetune, imitation_steps, finetune_steps, learning_rate, batch_size, rng):
+    """Mini-batch Adam: cross-entropy against ``target`` ``(n, M, K)``, then ascent on ``finetune``.
+
+    ``finetune(rows, log_p) -> (mean objective, d objective / d logits (b, M, K) summed over the batch)``.
+    """
+    n_ap, n_user = model.n_ap, model.n_user
     params = [model.W1, model.b1, model.W2, model.b2]
     m = [np.zeros_like(p) for p in params]
     v = [np.zeros_like(p) for p in params]
@@ -304,13 +320,12 @@ def fit_mlp(
             x, n = features[rows], batch_size
             current = MLP(*params, n_ap=n_ap, n_user=n_user)
             log_p = _log_softmax(current.logits(x))  # (n, M, K)
-            p = np.exp(log_p)
             if phase == "imitation":
                 history["cross_entropy"].append(float(-(target[rows] * log_p).sum() / n))
-                dlogits = (p - target[rows]) / n  # gradient of the loss to minimise
+                dlogits = (np.exp(log_p) - target[rows]) / n  # gradient of the loss to minimise
             else:
-                expected, grad = covering_objective(log_p, cov_cands, cov_rates[rows])
-                history["expected_min_rate"].append(float(expected.mean()))
+                value, grad = finetune(rows, log_p)
+                history["expected_min_rate"].append(value)
                 dlogits = -grad / n  # ascent on the mean expected min-rate
             grads = _grads(current, x, dlogits)
             step += 1
@@ -320,3 +335,115 @@ def fit_mlp(
                 m_hat, v_hat = m[i] / (1 - 0.9**step), v[i] / (1 - 0.999**step)
                 params[i] = params[i] - learning_rate * m_hat / (np.sqrt(v_hat) + 1e-8)
     return MLP(*params, n_ap=n_ap, n_user=n_user, history={k: np.array(h) for k, h in history.items()})
+
+
+def per_ap_objective(log_p, moves, a):
+    """Expected min-rate factorised per AP, over the changes that keep every user served.
+
+    For each AP ``m``, the other APs stay at the decoded assignment ``a`` and AP ``m``
+    draws its user from its softmax restricted to the users ``v`` for which the changed
+    assignment still serves everyone (renormalised, :math:`q_{m,v}`):
+    :math:`J = \\sum_m \\sum_v q_{m,v} r_{m,v}` with :math:`r_{m,v}` the min-rate of ``a``
+    with :math:`a_m = v` (``cfmimo.baselines.move_min_rates``), and
+    :math:`\\partial J / \\partial z_{m,v} = q_{m,v} (r_{m,v} - J_m)`. Cost
+    :math:`O(N_{AP} N_{user})` per channel: the objective of fine-tuning where the
+    ``n_user**n_ap`` assignments cannot be listed.
+
+    Parameters
+    ----------
+    log_p : ndarray, shape ``(n, n_ap, n_user)``
+    moves : ndarray, shape ``(n, n_ap, n_user)``
+        ``cfmimo.baselines.move_min_rates`` of ``a``.
+    a : ndarray of int, shape ``(n, n_ap)``
+        A covering assignment (the model's decoded decision).
+
+    Returns
+    -------
+    J : ndarray, shape ``(n,)``
+        Mean over APs of :math:`J_m`.
+    grad : ndarray, shape ``(n, n_ap, n_user)``
+        Gradient of ``J`` (the mean over APs) with respect to the logits.
+    """
+    n, n_ap, n_user = log_p.shape
+    users = np.arange(n_user)
+    count = (a[..., None] == users).sum(axis=1)  # (n, K)
+    own_count = np.take_along_axis(count, a, axis=1)  # (n, M): APs serving AP m's user
+    keeps = (own_count[..., None] > 1) | (users == a[..., None])  # (n, M, K)
+    z = np.where(keeps, log_p, -np.inf)
+    q = np.exp(z - z.max(axis=-1, keepdims=True))
+    q /= q.sum(axis=-1, keepdims=True)
+    r = np.where(keeps, moves, 0.0)
+    per_ap = (q * r).sum(axis=-1)  # (n, M)
+    grad = q * (r - per_ap[..., None]) / n_ap
+    return per_ap.mean(axis=-1), grad
+
+
+def fit_mlp_on_channels(
+    features,
+    H_hat,
+    rho,
+    mu,
+    penalty=10.0,
+    *,
+    max_candidates: int = 4096,
+    hidden: int = 2,
+    imitation_steps: int = 1500,
+    finetune_steps: int = 1500,
+    learning_rate: float = 0.02,
+    batch_size: int = 256,
+    rng=None,
+) -> MLP:
+    """Train the perceptron on channels, at any size.
+
+    While ``n_user**n_ap <= max_candidates`` this is :func:`fit_mlp` on
+    :func:`candidate_rates` (imitation of the exhaustive optimum, then the exact expected
+    min-rate over covering assignments). Above it nothing lists the assignments: imitation
+    of ``cfmimo.baselines.greedy_local_search``, then fine-tuning on
+    :func:`per_ap_objective` around the model's own covering decision
+    (``cfmimo.decoders.covering_argmax``).
+
+    Parameters
+    ----------
+    features : ndarray, shape ``(n, n_features)``
+    H_hat : array_like, complex, shape ``(n, n_ap, n_user, n_tx)``
+        The training channels (estimates); rates are scored on them.
+    rho : float
+        Linear training SNR.
+    mu, penalty : float
+    max_candidates : int
+        Largest ``n_user**n_ap`` trained with the exact objective.
+    hidden, imitation_steps, finetune_steps, learning_rate, batch_size, rng
+        As in :func:`fit_mlp`.
+
+    Returns
+    -------
+    MLP
+    """
+    H_hat = as_channel("H_hat", H_hat, min_ndim=4)
+    if H_hat.ndim != 4:
+        raise ValueError(f"H_hat must have shape (n, n_ap, n_user, n_tx), got {H_hat.shape}")
+    n_ap, n_user = H_hat.shape[1:3]
+    max_candidates = check_count("max_candidates", max_candidates)
+    kwargs = dict(hidden=hidden, imitation_steps=imitation_steps, finetune_steps=finetune_steps,
+                  learning_rate=learning_rate, batch_size=batch_size, rng=rng)
+    if n_user**n_ap <= max_candidates:
+        return fit_mlp(features, candidate_rates(H_hat, H_hat, rho, mu, penalty), n_ap, n_user, **kwargs)
+    if n_ap < n_user:
+        raise ValueError(f"n_ap = {n_ap} < n_user = {n_user}: no covering assignment; allowed above max_candidates: n_user <= n_ap")
+    features = np.asarray(features, dtype=np.float64)
+    if features.ndim != 2 or len(features) != len(H_hat):
+        raise ValueError(f"features must have shape (n={len(H_hat)}, n_features), got {features.shape}")
+    features = _check_features(features, features.shape[1])
+    learning_rate = check_real("learning_rate", learning_rate, 1e-9, 10.0)
+    rng = np.random.default_rng(rng)
+    batch_size = min(check_count("batch_size", batch_size), len(features))
+    model = init_mlp(features.shape[1], hidden, n_ap, n_user, rng)
+    teacher = greedy_local_search(H_hat, rho, mu, penalty)
+    target = (teacher[..., None] == np.arange(n_user)).astype(np.float64)
+
+    def finetune(rows, log_p):
+        a = covering_argmax(log_p)
+        value, grad = per_ap_objective(log_p, move_min_rates(H_hat[rows], a, rho, mu, penalty), a)
+        return float(value.mean()), grad
+
+    return _train(model, features, target, finetune, imitation_steps, finetune_steps, learning_rate, batch_size, rng)

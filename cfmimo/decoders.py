@@ -37,7 +37,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from ._validation import as_channel, check_count
-from .rates import _check_scalars, gain_matrix, rates_from_gains
+from .rates import gain_matrix, rates_from_gains
 
 __all__ = [
     "covering_argmax",
@@ -171,45 +171,51 @@ def _child_bounds(lp, allowed, a, free):
 
 
 def _top_k_one(lp, k):
-    """Lawler's partitioning with lazy evaluation for one channel; ``lp`` ``(M, K)``."""
-    n_ap = lp.shape[0]
+    """Lawler's partitioning with lazy evaluation for one channel; ``lp`` ``(M, K)``.
+
+    The heap holds solved subsets (key: their best covering score) and *groups* of
+    unsolved children of one expanded subset, sorted by their upper bounds (key: the
+    largest bound not yet solved), so each expansion costs one heap push, not one per child.
+    """
     allowed = np.isfinite(lp)
     root = _best_covering(np.where(allowed, lp, -np.inf))
     if root is None:
         a = _fallback_covering(lp)
         return [a] * k, [-np.inf] * k
     counter = itertools.count()
-    # entries: (-key, tie, solved, payload); solved payload = (a, allowed);
-    # unsolved payload = (parent_allowed, parent_a, free, i)
-    heap = [(-root[1], next(counter), True, (root[0], allowed))]
+    # entries: (-key, tie, payload); payload = ("solved", a, mask) or ("group", mask, a, free, order, bounds, pos)
+    heap = [(-root[1], next(counter), ("solved", root[0], allowed))]
     found, scores = [], []
     while heap and len(found) < k:
-        neg_key, _, solved, payload = heapq.heappop(heap)
-        if not solved:
-            parent_allowed, parent_a, free, i = payload
-            mask = parent_allowed.copy()
+        neg_key, _, payload = heapq.heappop(heap)
+        if payload[0] == "group":
+            _, parent_mask, parent_a, free, order, bounds, pos = payload
+            i = order[pos]
+            if pos + 1 < len(order):
+                heapq.heappush(heap, (-bounds[order[pos + 1]], next(counter), payload[:6] + (pos + 1,)))
+            mask = parent_mask.copy()
             fix = free[:i]
             mask[fix] = False
             mask[fix, parent_a[fix]] = True
             mask[free[i], parent_a[free[i]]] = False
             best = _best_covering(np.where(mask, lp, -np.inf))
             if best is not None:
-                heapq.heappush(heap, (-best[1], next(counter), True, (best[0], mask)))
+                heapq.heappush(heap, (-best[1], next(counter), ("solved", best[0], mask)))
             continue
-        a, mask = payload
+        _, a, mask = payload
         found.append(a)
         scores.append(-neg_key)
         free = np.flatnonzero(mask.sum(axis=1) > 1)
         if len(free) == 0:
             continue
         bounds, feasible = _child_bounds(lp, mask, a, free)
-        slack = 1e-9 * (1.0 + np.abs(bounds))  # rounding must never put a bound below its child's score
-        for i in np.flatnonzero(feasible):
-            heapq.heappush(heap, (-(bounds[i] + slack[i]), next(counter), False, (mask, a, free, int(i))))
+        bounds = bounds + 1e-9 * (1.0 + np.abs(bounds))  # rounding must never put a bound below its child's score
+        order = [int(x) for x in np.flatnonzero(feasible)[np.argsort(-bounds[feasible], kind="stable")]]
+        if order:
+            heapq.heappush(heap, (-bounds[order[0]], next(counter), ("group", mask, a, free, order, bounds, 0)))
     while len(found) < k:  # fewer than k covering assignments with finite probability
         found.append(found[-1])
         scores.append(-np.inf)
-    assert len(found) == k and all(len(x) == n_ap for x in found)
     return found, scores
 
 
@@ -293,7 +299,10 @@ def rerank(H_hat, candidates, rho, mu, penalty=10.0) -> np.ndarray:
         )
     if candidates.shape[-2] < 1:
         raise ValueError("candidates must hold at least one assignment per channel (k >= 1)")
-    rho_arr, mu, penalty = _check_scalars(rho, mu, penalty)
+    try:
+        rho_arr = np.asarray(rho, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"rho must be a real number or array (linear SNR >= 0), got {rho!r}") from None
     if rho_arr.ndim:
         if rho_arr.shape != lead:
             raise ValueError(f"rho must be a scalar or have the batch shape {lead}, got {rho_arr.shape}")

@@ -124,7 +124,7 @@ def score_policy(name, a, H, H_hat, rho, mu, optimal=None, *, penalty=10.0) -> P
 
 
 def baseline_assignments(H, H_hat, rho, mu, penalty=10.0, rng=None) -> dict[str, np.ndarray]:
-    """Decisions of the classical policies (:data:`cfmimo.policies.CLASSICAL`) on the same channels.
+    """Decisions of the classical policies (``cfmimo.policies.CLASSICAL``) on the same channels.
 
     Returns
     -------

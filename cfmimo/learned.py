@@ -193,7 +193,9 @@ def _perceptron(hidden_of):
         s = config.system
         features = classical.perceptron_features(data.channels)
         hidden = hidden_of(features.shape[1], s.n_ap, s.n_user)
-        model = classical.fit_mlp(features, data.rates, s.n_ap, s.n_user, hidden=hidden, rng=config.training.seed)
+        model = classical.fit_mlp_on_channels(
+            features, data.channels, data.rho, s.interference_factor, s.penalty, hidden=hidden, rng=config.training.seed
+        )
         return Model(
             n_parameters=model.n_parameters,
             log_probs=lambda H_hat: model.log_probs(classical.perceptron_features(H_hat)),

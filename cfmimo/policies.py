@@ -32,6 +32,7 @@ __all__ = [
     "classical_policies",
     "snr_independent",
     "distinct_decisions",
+    "distinct_decision_counts",
 ]
 
 
@@ -181,3 +182,13 @@ def distinct_decisions(a) -> int:
     if a.ndim < 1:
         raise ValueError(f"a must have shape (..., n_ap), got a scalar {a!r}")
     return int(len(np.unique(a.reshape(-1, a.shape[-1]), axis=0)))
+
+
+def distinct_decision_counts(policies: dict, H_hat, rho) -> dict:
+    """:func:`distinct_decisions` of every policy on the same channels ``H_hat`` at SNR ``rho``.
+
+    Returns
+    -------
+    dict of str to int
+    """
+    return {name: distinct_decisions(policy(H_hat, rho)) for name, policy in policies.items()}

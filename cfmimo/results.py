@@ -3,7 +3,7 @@
 A *policy* is a callable ``policy(H_hat, rho) -> a`` that maps estimated channels
 ``(n, n_ap, n_user, n_tx)`` and a linear SNR to assignments ``(n, n_ap)``. Policies that
 ignore ``rho`` (the QNNs, the perceptron, strongest-AP, random) are called once per
-distance and reused at every SNR: :class:`cfmimo.policies.Policy` objects say so themselves
+distance and reused at every SNR: ``cfmimo.policies.Policy`` objects say so themselves
 (``uses_rho``), plain callables can be named in ``snr_independent``.
 
 For each mean distance :math:`\\mu_d` one set of ``n_trials`` channels is drawn and shared
@@ -36,6 +36,9 @@ __all__ = [
     "learned_policies",
     "summary_rows",
     "summary_markdown",
+    "rate_evaluation_counts",
+    "fraction_table",
+    "grid_point",
 ]
 
 
@@ -94,7 +97,7 @@ class StudyResult:
 
 
 def classical_policies(mu: float, penalty: float, rng=None) -> dict:
-    """The classical policies as ``policy(H_hat, rho)`` callables: :func:`cfmimo.policies.classical_policies`."""
+    """The classical policies as ``policy(H_hat, rho)`` callables: ``cfmimo.policies.classical_policies``."""
     return registry.classical_policies(mu, penalty, rng)
 
 
@@ -125,10 +128,10 @@ class LearnedPolicies:
 
 
 def learned_policies(config: Preset, *, k: int = learned.TOP_K, entries=None) -> LearnedPolicies:
-    """Every learned policy of :data:`cfmimo.learned.LEARNED`, trained on the same data.
+    """Every learned policy of ``cfmimo.learned.LEARNED``, trained on the same data.
 
     Both QNNs come from :func:`cfmimo.train.trained` (cached on disk); the perceptrons
-    (:mod:`cfmimo.classical`) see the link features of :mod:`cfmimo.features` and exactly
+    (:mod:`cfmimo.classical`) see the link features of ``cfmimo.features`` and exactly
     the improved QNN's training channels (:func:`cfmimo.train.training_channels`) at the
     training SNR. Each model appears with its decoders: its own (the QNNs), the most
     probable covering assignment, and top-``k`` re-ranking (hybrids).
@@ -139,7 +142,7 @@ def learned_policies(config: Preset, *, k: int = learned.TOP_K, entries=None) ->
     k : int
         ``k`` of top-k re-ranking.
     entries : sequence of cfmimo.learned.LearnedEntry, optional
-        Default :data:`cfmimo.learned.LEARNED`.
+        Default ``cfmimo.learned.LEARNED``.
     """
     policies = learned.build_learned(config, entries, k=k)
     sizes = {name: p.n_parameters for name, p in policies.items()}
@@ -170,7 +173,7 @@ def _study_block(
         Must include ``"exhaustive"`` (the reference for ``optimal``).
     snr_independent : iterable of str, optional
         Policies whose decision does not depend on ``rho`` (decided once per distance).
-        Default: those whose ``uses_rho`` attribute is false (:class:`cfmimo.policies.Policy`).
+        Default: those whose ``uses_rho`` attribute is false (``cfmimo.policies.Policy``).
     include_oracle : bool
         Add ``"oracle"``: exhaustive search scored on the true channel, an upper bound on
         every policy's min-rate in every trial.
@@ -375,16 +378,64 @@ def summary_rows(result: StudyResult, distance_index: int, snr_index: int, refer
     return rows
 
 
-def summary_markdown(rows: list[dict], sizes: dict | None = None) -> str:
-    """A Markdown table of :func:`summary_rows` (parameter counts from ``sizes``)."""
+def summary_markdown(rows: list[dict], sizes: dict | None = None, rate_evaluations: dict | None = None) -> str:
+    """A Markdown table of :func:`summary_rows` (parameter counts from ``sizes``; with
+    ``rate_evaluations``, a column of min-rate evaluations per decision, ``None`` = varies)."""
     sizes = sizes or {}
-    lines = [
-        "| policy | parameters | min rate (bit/s/Hz) | of optimum | optimal decisions | user unserved |",
-        "|---|---|---|---|---|---|",
-    ]
+    evals = rate_evaluations is not None
+    rate_evaluations = rate_evaluations or {}
+    head = "| policy | parameters | min rate (bit/s/Hz) | of optimum | optimal decisions | user unserved |"
+    lines = [head + (" rate evaluations |" if evals else ""), "|---|---|---|---|---|---|" + ("---|" if evals else "")]
     for r in rows:
-        lines.append(
+        line = (
             f"| {r['policy']} | {sizes.get(r['policy'], '-')} | {r['min_rate']:.3f} ± {r['min_rate_ci']:.3f} | "
             f"{100 * r['fraction_of_optimum']:.1f}% | {100 * r['share_optimal']:.1f}% | {100 * r['share_unserved']:.1f}% |"
         )
+        if evals:
+            n = rate_evaluations.get(r["policy"], "-")
+            line += f" {'varies' if n is None else n} |"
+        lines.append(line)
     return "\n".join(lines)
+
+
+def rate_evaluation_counts(policies: dict, n_ap: int, n_user: int) -> dict:
+    """Min-rate evaluations per decision of each ``cfmimo.policies.Policy`` (``None``: varies)."""
+    out = {}
+    for name, p in policies.items():
+        count = getattr(p, "rate_evaluations", None)
+        out[name] = None if count is None else int(count(n_ap, n_user))
+    return out
+
+
+def fraction_table(result: StudyResult, names, snr_index: int, reference: str = "exhaustive") -> str:
+    """Markdown table: each policy's mean min-rate as a fraction of ``reference``'s, one column per distance."""
+    names = [n for n in names if n in result.policies]
+    lines = [
+        "| policy | " + " | ".join(f"mu_d = {d}" for d in result.distance_means) + " |",
+        "|---|" + "---|" * len(result.distance_means),
+    ]
+    for name in names:
+        fractions = [
+            summary_rows(result, i, snr_index, reference)[result.index(name)]["fraction_of_optimum"]
+            for i in range(len(result.distance_means))
+        ]
+        lines.append(f"| {name} | " + " | ".join(f"{100 * f:.1f}%" for f in fractions) + " |")
+    return "\n".join(lines)
+
+
+def grid_point(value, grid, name: str, default):
+    """Pick the operating point of a table from a grid.
+
+    ``value=None`` takes the grid point nearest to ``default``; a value not on the grid
+    takes the nearest one. Returns ``(point, note)``; ``note`` says what was chosen and
+    why (empty when ``value`` is on the grid).
+    """
+    grid = tuple(float(g) for g in grid)
+    if not grid:
+        raise ValueError(f"{name}: the grid is empty")
+    target = float(default if value is None else value)
+    point = min(grid, key=lambda g: (abs(g - target), g))
+    if float(target) in grid:
+        return float(target), ""
+    reason = f"the default {target:g}" if value is None else f"{name} = {value:g}, which is not on the grid"
+    return point, f"{name} = {point:g}: the grid point {grid} nearest to {reason}"

@@ -139,3 +139,46 @@ def test_small_perceptron_does_not_collapse_to_one_assignment():
     imitated = rates.min_rate(H_hat, H_hat, before.decide(F), 10.0, 0.5).mean()
     assert fine >= imitated - 0.05  # fine-tuning does not undo imitation
     assert model.history["expected_min_rate"][-1] > model.history["expected_min_rate"][0]
+
+
+def test_per_ap_objective_gradient_and_covering_moves():
+    _, H_hat = channel.sample_channels(PAPER.system, 30, rng=6)
+    rng = np.random.default_rng(2)
+    z = rng.normal(size=(30, 4, 3))
+    log_p = classical._log_softmax(z)
+    a = decoders.covering_argmax(log_p)
+    moves = baselines.move_min_rates(H_hat, a, 10.0, 0.5)
+    value, grad = classical.per_ap_objective(log_p, moves, a)
+    # only moves that keep every user served carry probability: by brute force
+    for i in range(30):
+        for m in range(4):
+            for v in range(3):
+                b = a[i].copy()
+                b[m] = v
+                if not rates.serves_every_user(b, 3):
+                    assert grad[i, m, v] == 0.0
+
+    def J(z):
+        return classical.per_ap_objective(classical._log_softmax(z), moves, a)[0]
+
+    eps = 1e-6
+    for idx in [(0, 0, 0), (4, 1, 2), (29, 3, 1)]:
+        up, down = z.copy(), z.copy()
+        up[idx] += eps
+        down[idx] -= eps
+        assert grad[idx] == pytest.approx((J(up)[idx[0]] - J(down)[idx[0]]) / (2 * eps), rel=1e-5, abs=1e-9)
+
+
+def test_fit_on_channels_exact_below_and_factorised_above_the_threshold(data):
+    _, H_hat, _ = data
+    F = classical.perceptron_features(H_hat)
+    kw = dict(hidden=3, imitation_steps=40, finetune_steps=40, rng=5)
+    exact = classical.fit_mlp_on_channels(F, H_hat, 10.0, 0.5, **kw)
+    ref = classical.fit_mlp(F, classical.candidate_rates(H_hat, H_hat, 10.0, 0.5), 4, 3, **kw)
+    np.testing.assert_array_equal(exact.W1, ref.W1)
+    big = classical.fit_mlp_on_channels(F, H_hat, 10.0, 0.5, max_candidates=10, **kw)  # as if 4 x 3 were too large
+    assert not np.array_equal(big.W1, exact.W1)
+    assert len(big.history["expected_min_rate"]) == 40
+    assert rates.serves_every_user(big.decide(F), 3).all()
+    with pytest.raises(ValueError, match="features"):
+        classical.fit_mlp_on_channels(F[:5], H_hat, 10.0, 0.5, max_candidates=10, **kw)

@@ -149,6 +149,12 @@ def test_rerank_keeps_the_best_candidate_by_min_rate():
         decoders.rerank(H_hat, cands[:10], rho, mu)
     with pytest.raises(ValueError, match="rho"):
         decoders.rerank(H_hat, cands, np.ones(3), mu)
+    with pytest.raises(ValueError, match="rho"):
+        decoders.rerank(H_hat, cands, -1.0, mu)
+    # per-channel SNRs: the same as one call per channel
+    rhos = np.linspace(1.0, 100.0, 40)
+    per = decoders.rerank(H_hat, cands, rhos, mu)
+    np.testing.assert_array_equal(per[7], decoders.rerank(H_hat[7:8], cands[7:8], rhos[7], mu)[0])
 
 
 def test_link_features_definition_and_range():

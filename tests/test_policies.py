@@ -128,3 +128,19 @@ def test_distinct_decisions_counts_unique_rows():
     assert policies.distinct_decisions(baselines.exhaustive(H_hat, 10.0, 0.5)) > 1
     with pytest.raises(ValueError, match="shape"):
         policies.distinct_decisions(3)
+
+
+def test_move_min_rates_match_direct_computation():
+    _, H_hat = channel.sample_channels(_system(5, 3), 20, rng=4)
+    rho, mu = 10.0, 0.5
+    a = baselines.greedy(H_hat, rho, mu)
+    table = baselines.move_min_rates(H_hat, a, rho, mu)
+    assert table.shape == (20, 5, 3)
+    for m, v in itertools.product(range(5), range(3)):
+        b = a.copy()
+        b[:, m] = v
+        np.testing.assert_allclose(table[:, m, v], rates.min_rate(H_hat, H_hat, b, rho, mu), rtol=1e-10)
+    rhos = np.full(20, rho)
+    np.testing.assert_allclose(baselines.move_min_rates(H_hat, a, rhos, mu), table)
+    with pytest.raises(ValueError, match="a must"):
+        baselines.move_min_rates(H_hat, a[:3], rho, mu)

@@ -80,3 +80,29 @@ def test_learned_policies_on_smoke_preset():
         mixed = learned.policies[name](H_hat, 10.0)
         mu = cfg.system.interference_factor
         assert np.all(rates.min_rate(H_hat, H_hat, mixed, 10.0, mu) >= rates.min_rate(H_hat, H_hat, pure, 10.0, mu) - 1e-12)
+
+
+def test_grid_point_picks_and_explains():
+    assert results.grid_point(10.0, (0.0, 10.0, 20.0), "table_snr_db", 5.0) == (10.0, "")
+    assert results.grid_point(None, (0.0, 10.0, 20.0), "table_snr_db", 10.0) == (10.0, "")
+    point, note = results.grid_point(None, (0.0, 15.0, 30.0), "table_snr_db", 10.0)
+    assert point == 15.0 and "nearest" in note and "table_snr_db" in note
+    point, note = results.grid_point(4.0, (0.0, 15.0, 30.0), "table_snr_db", 10.0)
+    assert point == 0.0 and "not on the grid" in note
+    with pytest.raises(ValueError, match="empty"):
+        results.grid_point(None, (), "x", 1.0)
+
+
+def test_tables_with_rate_evaluations_and_fractions(study):
+    cfg, res = study
+    pol = results.classical_policies(0.1, 10.0)
+    counts = results.rate_evaluation_counts(pol, 4, 3)
+    assert counts["exhaustive"] == 81 and counts["greedy + local search"] is None
+    rows = results.summary_rows(res, 0, 1)
+    table = results.summary_markdown(rows, {}, counts)
+    lines = table.splitlines()
+    assert lines[0].endswith("rate evaluations |") and len(lines) == 2 + len(res.policies)
+    assert any(line.startswith("| exhaustive |") and line.endswith(" 81 |") for line in lines)
+    assert any(line.startswith("| greedy + local search |") and line.endswith(" varies |") for line in lines)
+    frac = results.fraction_table(res, ["greedy", "not a policy", "exhaustive"], 1).splitlines()
+    assert len(frac) == 4 and frac[-1].startswith("| exhaustive | 100.0% | 100.0% |")
