@@ -8,7 +8,9 @@ distance and reused at every SNR: ``cfmimo.policies.Policy`` objects say so them
 
 For each mean distance :math:`\\mu_d` one set of ``n_trials`` channels is drawn and shared
 by every SNR and policy (common random numbers), so that differences between curves are
-not sampling noise between channel sets.
+not sampling noise between channel sets. The channels are drawn in chunks of
+``chunk_size`` trials, each with its own seed, so that the chunks can run as Dask tasks on
+any number of workers with the same result (:func:`run_study`).
 """
 
 from __future__ import annotations
