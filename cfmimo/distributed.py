@@ -207,7 +207,10 @@ def reseeded_copy(obj, seed):
         raise TypeError(f"seed must be a numpy.random.SeedSequence, got {type(seed).__name__}")
     fresh = np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size)  # spawn() counts
     buffer = io.BytesIO()
-    _ReseedingPickler(buffer, fresh).dump(obj)
+    try:
+        _ReseedingPickler(buffer, fresh).dump(obj)
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        raise TypeError(f"obj must be picklable by cloudpickle to be copied with reseeded generators: {exc}") from None
     return pickle.loads(buffer.getvalue())
 
 

@@ -280,9 +280,10 @@ def run_study(
     config : Preset
         Uses ``system``, ``n_trials``, ``distance_means`` and ``seed``.
     policies : dict of str to callable
-        Must include ``"exhaustive"`` (the reference for ``optimal``). With Dask they must
-        be picklable by cloudpickle; they are sent to each worker once (scattered), so
-        train the models before the call: training stays in the calling process.
+        Must include ``"exhaustive"`` (the reference for ``optimal``), and be picklable by
+        cloudpickle (each chunk runs on a copy; ``TypeError`` otherwise). With Dask they
+        are sent to each worker once (scattered), so train the models before the call:
+        training stays in the calling process.
     snr_independent : iterable of str, optional
         Policies whose decision does not depend on ``rho`` (decided once per distance).
         Default: those whose ``uses_rho`` attribute is false (:class:`cfmimo.policies.Policy`).

@@ -167,6 +167,8 @@ def test_reseeded_copy_is_deterministic_and_keeps_sharing():
     assert g.random() == np.random.default_rng(0).random()  # the original is untouched
     with pytest.raises(TypeError, match="SeedSequence"):
         distributed.reseeded_copy(obj, 3)
+    with pytest.raises(TypeError, match="picklable by cloudpickle"):
+        distributed.reseeded_copy({"lock": threading.Lock()}, distributed.chunk_seed(7, 0))
 
 
 def test_chunk_sizes_and_seeds():
