@@ -8,18 +8,21 @@ distance and reused at every SNR: ``cfmimo.policies.Policy`` objects say so them
 
 For each mean distance :math:`\\mu_d` one set of ``n_trials`` channels is drawn and shared
 by every SNR and policy (common random numbers), so that differences between curves are
-not sampling noise between channel sets.
+not sampling noise between channel sets. The channels are drawn in chunks of
+``chunk_size`` trials, each with its own seed, so that the chunks can run as Dask tasks on
+any number of workers with the same result (:func:`run_study`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
 import numpy as np
 from tqdm import tqdm
 
-from . import baselines, learned, policies as registry
+from . import baselines, distributed, learned, policies as registry
 from .channel import sample_channels
 from .config import Preset, db_to_linear
 from .evaluate import decision_metrics
@@ -29,6 +32,7 @@ from .stats import mean_ci
 __all__ = [
     "StudyResult",
     "run_study",
+    "DEFAULT_CHUNK_SIZE",
     "classical_policies",
     "LearnedPolicies",
     "learned_policies",
@@ -149,15 +153,19 @@ def learned_policies(config: Preset, *, k: int = learned.TOP_K, entries=None) ->
     return LearnedPolicies(policies, sizes, names, n_train, int(k))
 
 
-def run_study(
+def _study_block(
     config: Preset,
     policies: dict,
     *,
     snr_independent=None,
     include_oracle: bool = True,
     progress: bool = False,
+    channel_seeds=None,
 ) -> StudyResult:
-    """Evaluate every policy on ``config.n_trials`` channels per distance and SNR.
+    """One block of :func:`run_study`: every trial of ``config`` in one process.
+
+    ``channel_seeds`` (one ``SeedSequence`` per distance) replaces the default
+    ``SeedSequence(config.seed).spawn(n_distance)``.
 
     Parameters
     ----------
@@ -194,7 +202,7 @@ def run_study(
     unserved = np.zeros(shape, dtype=bool)
     seconds = dict.fromkeys(names, 0.0)
     decisions_made = dict.fromkeys(names, 0)
-    seeds = np.random.SeedSequence(config.seed).spawn(len(config.distance_means))
+    seeds = channel_seeds or np.random.SeedSequence(config.seed).spawn(len(config.distance_means))
     steps = len(config.distance_means) * len(system.snr_db)
     bar = tqdm(total=steps, desc="study", unit="point", disable=not progress)
     for i, mu_d in enumerate(config.distance_means):
@@ -235,6 +243,118 @@ def run_study(
         user_rates=user_rates,
         optimal=optimal,
         unserved=unserved,
+        seconds_per_1000=per_1000,
+    )
+
+
+DEFAULT_CHUNK_SIZE = 1000
+"""Trials per chunk of :func:`run_study` (the chunks, not the workers, fix the numbers)."""
+
+
+def run_study(
+    config: Preset,
+    policies: dict,
+    *,
+    snr_independent=None,
+    include_oracle: bool = True,
+    progress: bool = False,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    client=None,
+    workers=None,
+) -> StudyResult:
+    """Evaluate every policy on ``config.n_trials`` channels per distance and SNR.
+
+    The trials of each distance are computed in chunks of ``chunk_size``: serially by
+    default, or as Dask tasks on ``client`` (or on a local cluster of ``workers``
+    processes started for the call). Chunk ``c`` of distance ``i`` draws its channels
+    from ``SeedSequence(config.seed, spawn_key=(i, c))``
+    (``cfmimo.distributed.chunk_seed``) and runs on a copy of ``policies`` whose
+    random generators are reseeded from that seed's children
+    (``cfmimo.distributed.reseeded_copy``), so a chunk's outcome depends only on
+    ``(config, policies, chunk_size)``: the result is bit-identical for any number of
+    workers, serial included (timings aside). All SNRs and policies of a trial share
+    its channels (common random numbers), within a chunk as before.
+
+    Parameters
+    ----------
+    config : Preset
+        Uses ``system``, ``n_trials``, ``distance_means`` and ``seed``.
+    policies : dict of str to callable
+        Must include ``"exhaustive"`` (the reference for ``optimal``), and be picklable by
+        cloudpickle (each chunk runs on a copy; ``TypeError`` otherwise). With Dask they
+        are sent to each worker once (scattered), so train the models before the call:
+        training stays in the calling process.
+    snr_independent : iterable of str, optional
+        Policies whose decision does not depend on ``rho`` (decided once per distance).
+        Default: those whose ``uses_rho`` attribute is false (:class:`cfmimo.policies.Policy`).
+    include_oracle : bool
+        Add ``"oracle"``: exhaustive search scored on the true channel, an upper bound on
+        every policy's min-rate in every trial.
+    progress : bool
+        Progress bar over the chunks (across workers with Dask).
+    chunk_size : int
+        Trials per chunk (>= 1). Changing it changes the channels drawn, and so the
+        numbers; the number of workers does not.
+    client : distributed.Client, optional
+        Run the chunks on this cluster.
+    workers : int, optional
+        Without ``client``: start a local cluster of this many processes for the call.
+
+    Returns
+    -------
+    StudyResult
+        ``seconds_per_1000`` is averaged over the chunks, weighted by their trials.
+    """
+    if "exhaustive" not in policies:
+        raise ValueError("policies must include 'exhaustive', the reference for optimal decisions")
+    sizes = distributed.chunk_sizes(config.n_trials, chunk_size)
+    if workers is not None:
+        distributed.check_workers(workers)
+        if client is not None:
+            raise ValueError("give client= or workers=, not both")
+    if snr_independent is None:
+        snr_independent = registry.snr_independent(policies)
+    options = {"snr_independent": list(snr_independent), "include_oracle": include_oracle}
+    chunks = [(config, i, c, n) for i in range(len(config.distance_means)) for c, n in enumerate(sizes)]
+    if client is None and workers is None:
+        parts = [_study_chunk(chunk, policies=policies, options=options) for chunk in tqdm(chunks, desc="study", unit="chunk", disable=not progress)]
+    elif client is None:
+        with distributed.connect(workers=workers, announce=progress) as own:
+            parts = _study_on(own, chunks, policies, options, progress)
+    else:
+        parts = _study_on(client, chunks, policies, options, progress)
+    return _merge_chunks(config, parts, len(sizes))
+
+
+def _study_on(client, chunks, policies, options, progress):
+    shared = distributed.scatter_once(client, policies)
+    return distributed.map_ordered(client, _study_chunk, chunks, desc="study", unit="chunk", progress=progress, policies=shared, options=options)
+
+
+def _study_chunk(chunk, *, policies, options) -> StudyResult:
+    """One chunk ``(config, distance_index, chunk_index, n_trials)`` of :func:`run_study`."""
+    config, i, c, n = chunk
+    seed = distributed.chunk_seed(config.seed, i, c)
+    block = dataclasses.replace(config, n_trials=n, distance_means=(config.distance_means[i],))
+    return _study_block(block, distributed.reseeded_copy(policies, seed), channel_seeds=[seed], **options)
+
+
+def _merge_chunks(config: Preset, parts: list, n_chunks: int) -> StudyResult:
+    """Concatenate the chunks' trials per distance (axis 3), then the distances (axis 1)."""
+    def joined(field):
+        rows = [np.concatenate([getattr(p, field) for p in parts[k : k + n_chunks]], axis=3) for k in range(0, len(parts), n_chunks)]
+        return np.concatenate(rows, axis=1)
+
+    names = parts[0].policies
+    trials = np.array([p.user_rates.shape[3] for p in parts], dtype=float)
+    per_1000 = {name: float(np.dot([p.seconds_per_1000[name] for p in parts], trials) / trials.sum()) for name in names}
+    return StudyResult(
+        policies=names,
+        distance_means=tuple(config.distance_means),
+        snr_db=tuple(config.system.snr_db),
+        user_rates=joined("user_rates"),
+        optimal=joined("optimal"),
+        unserved=joined("unserved"),
         seconds_per_1000=per_1000,
     )
 

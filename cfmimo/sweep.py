@@ -3,6 +3,8 @@
 Usage::
 
     python -m cfmimo.sweep GRID.yaml
+    python -m cfmimo.sweep GRID.yaml --workers 4          # local Dask cluster, 4 processes
+    python -m cfmimo.sweep GRID.yaml --scheduler tcp://host:8786
     python -m cfmimo.sweep --notebook notebooks/01_system_model.ipynb --out sweeps/csi \\
         --set preset=smoke --grid csi_error=0,0.1,0.3 --grid n_trials=100,1000 \\
         --plot minrate_exhaustive
@@ -38,6 +40,14 @@ in ``error``, the partly executed notebook kept as ``NAME.KEY.failed.ipynb`` for
 inspection), the sweep goes on with the other points, and the command exits with status 1
 at the end. A resumed sweep retries failed points.
 
+**On Dask.** ``--workers N`` runs the points on a local Dask cluster of ``N`` processes,
+``--scheduler ADDRESS`` on a running scheduler (its workers must see the notebook and the
+output folder on a shared file system). Each point is one task with the identity, resume
+and failure rules above; a task whose worker dies is rerun elsewhere and finds a point
+its first attempt completed. ``summary.csv`` is the serial run's, row for row. An
+unreachable scheduler is an error (exit status 2) after a few seconds. See the book page
+"Scale out".
+
 **Outputs.** ``summary.csv`` has one row per point of this sweep: every parameter (base
 and grid), ``status``, ``error``, ``notebook`` and every number the notebook glued;
 ``summary.png`` beside it draws each numeric glued value (or those named with ``--plot``)
@@ -61,7 +71,7 @@ from pathlib import Path
 import yaml
 from matplotlib.figure import Figure
 
-from . import __version__
+from . import __version__, distributed
 from .config import Preset, SystemConfig, TrainingConfig, config_fields, preset, with_overrides
 from .notebooks import atomic_write_text, execute_notebook, remove_stale_partials
 
@@ -390,7 +400,67 @@ def _stamped_key(target: Path):
         return None
 
 
-def run_sweep(spec: SweepSpec, *, progress: bool = True, execute=_execute_point) -> Path:
+def _target(out_dir: Path, point: dict, identity: dict) -> Path:
+    return out_dir / f"{point_name(point)}.{identity['key'][:12]}.ipynb"
+
+
+def _done(target: Path, identity: dict) -> bool:
+    return target.exists() and _stamped_key(target) == identity["key"]
+
+
+class _RecordedError(Exception):
+    """A point's error, raised again where the sweep writes its row (Dask mode)."""
+
+    def __init__(self, ename, evalue):
+        super().__init__(f"{ename}: {evalue}")
+        self.ename, self.evalue = ename, evalue
+
+
+def _point_task(item, *, notebook, execute):
+    """One point as a Dask task: execute and stamp ``target`` unless it is already done.
+
+    Idempotent: a task that Dask reruns because its worker died after writing the point
+    finds the stamped notebook and returns. Returns ``None`` on success, else the error's
+    ``(ename, evalue)`` (the partly executed notebook is kept, as in the serial sweep).
+    """
+    target, parameters, identity = item
+    if _done(target, identity):
+        return None
+    try:
+        execute(notebook, target, parameters)
+    except Exception as exc:
+        if target.exists():
+            target.unlink()
+        ename = getattr(exc, "ename", None)
+        return (ename, getattr(exc, "evalue", None)) if ename else (type(exc).__name__, str(exc))
+    _stamp(target, identity)
+    failed = _failed_path(target)
+    if failed.exists():
+        failed.unlink()
+    return None
+
+
+def _run_on_cluster(client, notebook: Path, out_dir: Path, plans: list, execute, progress: bool):
+    """Run the points not done yet as Dask tasks; return an executor that replays their errors.
+
+    The serial loop of :func:`run_sweep` then finds every successful point done and
+    writes the rows in grid order, exactly as a serial run would.
+    """
+    out_dir = out_dir.resolve()  # workers may run in another folder (a shared file system is needed)
+    pending = [(_target(out_dir, p, identity), parameters, identity) for p, parameters, identity in plans]
+    pending = [item for item in pending if not _done(item[0], item[2])]
+    outcomes = distributed.map_ordered(
+        client, _point_task, pending, desc="sweep", unit="point", progress=progress, notebook=notebook.resolve(), execute=execute
+    )
+    errors = {item[0]: outcome for item, outcome in zip(pending, outcomes) if outcome is not None}
+
+    def replay(src, dst, parameters):
+        raise _RecordedError(*errors.get(Path(dst).resolve(), ("RuntimeError", "the point was not run on the cluster")))
+
+    return replay
+
+
+def run_sweep(spec: SweepSpec, *, progress: bool = True, execute=_execute_point, client=None) -> Path:
     """Execute every point of ``spec`` that has no up-to-date result yet; return the summary path.
 
     Parameters
@@ -401,6 +471,10 @@ def run_sweep(spec: SweepSpec, *, progress: bool = True, execute=_execute_point)
     execute : callable
         ``execute(src, dst, parameters)``; injectable for tests. An exception it raises
         (other than ``KeyboardInterrupt`` and the like) marks the point failed.
+    client : distributed.Client, optional
+        Run the points as Dask tasks on this cluster (``cfmimo.distributed``), one task
+        per point, with the same identity, resume and failure rules; ``execute`` must then
+        be picklable. The rows of ``summary.csv`` are the serial run's, in grid order.
 
     Returns
     -------
@@ -427,13 +501,16 @@ def run_sweep(spec: SweepSpec, *, progress: bool = True, execute=_execute_point)
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_partials(out_dir)
     base_only = {k: v for k, v in spec["base"].items() if k not in spec["grid"]}
+    if client is not None:
+        execute = _run_on_cluster(client, notebook, out_dir, plans, execute, progress)
+        progress = False
     rows = []
     summary = out_dir / "summary.csv"
     for point, parameters, identity in tqdm(plans, desc="sweep", unit="point", disable=not progress):
-        target = out_dir / f"{point_name(point)}.{identity['key'][:12]}.ipynb"
+        target = _target(out_dir, point, identity)
         failed = _failed_path(target)
         row = {**{k: _cell(v) for k, v in point.items()}, **{k: _cell(v) for k, v in base_only.items()}}
-        if not (target.exists() and _stamped_key(target) == identity["key"]):
+        if not _done(target, identity):
             try:
                 execute(notebook, target, parameters)
             except Exception as exc:
@@ -468,6 +545,9 @@ def main(argv=None) -> int:
     parser.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2", help="swept parameter")
     parser.add_argument("--plot", action="append", default=[], metavar="NAME", help="glued value to draw in summary.png (repeatable; default: all numeric)")
     parser.add_argument("--no-progress", action="store_true")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, metavar="N", help="run the points on a local Dask cluster of N processes")
+    where.add_argument("--scheduler", metavar="ADDRESS", help="run the points on a running Dask scheduler, e.g. tcp://host:8786")
     args = parser.parse_args(argv)
     try:
         base, grid = {}, {}
@@ -481,7 +561,11 @@ def main(argv=None) -> int:
             name, values = item.split("=", 1)
             grid[name] = [_parse_value(v) for v in values.split(",")]
         spec = load_spec(args.grid_file, notebook=args.notebook, output=args.out, base=base, grid=grid, plot=args.plot)
-        summary = run_sweep(spec, progress=not args.no_progress)
+        if args.workers is None and args.scheduler is None:
+            summary = run_sweep(spec, progress=not args.no_progress)
+        else:
+            with distributed.connect(workers=args.workers, scheduler=args.scheduler) as client:
+                summary = run_sweep(spec, progress=not args.no_progress, client=client)
     except (ValueError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,4 +1,4 @@
-"""pyproject.toml and environment.yml must list the same dependencies."""
+"""pyproject.toml and environment.yml must list the same dependencies (every extra included)."""
 
 import re
 import tomllib
@@ -19,7 +19,8 @@ def _normalise(requirements):
 
 def test_environment_yml_matches_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = _normalise(project["dependencies"] + project["optional-dependencies"]["dev"])
+    extras = [r for group in project["optional-dependencies"].values() for r in group]
+    wanted = _normalise(project["dependencies"] + extras)
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     listed = _normalise(r for r in pip_section if not r.startswith("-e"))
