@@ -239,7 +239,7 @@ def pennylane_ops(spec, x, w, qml, xp):
         {"rx": qml.RX, "ry": qml.RY, "rz": qml.RZ}[name](angle, wires=qubits[0])
 
 
-def pennylane_jax(qc, x, theta, repeat, jac):
+def pennylane_jax(qc, x, theta, repeat, jac, modes=("jacfwd", "jacrev")):
     import jax
     import jax.numpy as jnp
     import pennylane as qml
@@ -265,6 +265,8 @@ def pennylane_jax(qc, x, theta, repeat, jac):
         t, v = best_time(lambda: fn(xj, wj).block_until_ready(), repeat)
         return {"forward": (t, np.asarray(v))}
     for mode, d in (("jacfwd", jax.jacfwd), ("jacrev", jax.jacrev)):
+        if mode not in modes:
+            continue
         fn = jax.jit(jax.vmap(lambda xs, w, d=d: (f(xs, w), d(f, argnums=1)(xs, w)), in_axes=(0, None)))
         fn(xj, wj)[1].block_until_ready()
         t, v = best_time(lambda fn=fn: [a.block_until_ready() for a in fn(xj, wj)], repeat)
@@ -317,7 +319,11 @@ def pennylane_lightning_adjoint(qc, x, theta, repeat):
 # ---------------------------------------------------------------------------------------
 
 
-def bench_case(name, qc, batches, repeat, rng, grad="jacobian", peers=True, log=print):
+def log(*args):
+    print(*args, flush=True)
+
+
+def bench_case(name, qc, batches, repeat, rng, grad="jacobian", peers=True, log=log):
     program = engine.compile_circuit(qc)
     rows = []
     pl_missing = pennylane_available()
@@ -346,28 +352,30 @@ def bench_case(name, qc, batches, repeat, rng, grad="jacobian", peers=True, log=
                 row["aer_estimator_shift_jacobian_s"] = t
                 row["aer_shift_max_abs_diff"] = float(np.abs(J - jac).max())
                 log(f"{'':21s} Aer EstimatorV2 forward+parameter-shift Jacobian {t * 1e3:9.2f} ms ({t / row['engine_jacobian_s']:.1f}x engine)")
+            big = program.n_qubits > 12
             if pl_missing:
                 log(f"{'':21s} PennyLane rows skipped: {pl_missing} (pip install -e '.[bench]')")
+            elif big:
+                log(f"{'':21s} PennyLane rows skipped at {program.n_qubits} qubits: default.qubit + jax.jit needs minutes to "
+                    f"compile and a {program.n_weights}-tangent Jacobian of the batch does not fit in memory; lightning "
+                    f"adjoint takes minutes per batch")
             else:
-                big = program.n_qubits > 12
                 res = pennylane_jax(qc, x, theta, repeat, jac=False)
                 row["pl_jax_forward_s"] = res["forward"][0]
                 log(f"{'':21s} PennyLane default.qubit + jax.jit forward {row['pl_jax_forward_s'] * 1e3:9.2f} ms "
                     f"({row['pl_jax_forward_s'] / row['engine_forward_s']:.2f}x engine)")
-                if big:
-                    log(f"{'':21s} PennyLane default.qubit + jax.jit Jacobian skipped: a {program.n_qubits}-qubit batch of {B} "
-                        f"with {program.n_weights} tangents (jacfwd) or every intermediate state (jacrev) does not fit in memory")
-                else:
-                    res = pennylane_jax(qc, x, theta, repeat, jac=True)
-                    for mode in ("jacfwd", "jacrev"):
-                        row[f"pl_jax_{mode}_s"] = res[mode][0]
-                        row[f"pl_jax_{mode}_max_abs_diff"] = float(np.abs(res[mode][1][1] - jac).max())
-                    row["pl_jax_jacobian_best_s"] = min(row["pl_jax_jacfwd_s"], row["pl_jax_jacrev_s"])
-                    log(f"{'':21s} PennyLane default.qubit + jax.jit forward+Jacobian: jacfwd {row['pl_jax_jacfwd_s'] * 1e3:9.2f} ms, "
-                        f"jacrev {row['pl_jax_jacrev_s'] * 1e3:9.2f} ms; engine / best = "
-                        f"{row['engine_jacobian_s'] / row['pl_jax_jacobian_best_s']:.2f}")
+                # forward-mode with many weights compiles for minutes: reverse mode only there
+                modes = ("jacfwd", "jacrev") if program.n_weights <= 24 else ("jacrev",)
+                res = pennylane_jax(qc, x, theta, repeat, jac=True, modes=modes)
+                for mode in modes:
+                    row[f"pl_jax_{mode}_s"] = res[mode][0]
+                    row[f"pl_jax_{mode}_max_abs_diff"] = float(np.abs(res[mode][1][1] - jac).max())
+                row["pl_jax_jacobian_best_s"] = min(row[f"pl_jax_{mode}_s"] for mode in modes)
+                log(f"{'':21s} PennyLane default.qubit + jax.jit forward+Jacobian: "
+                    + ", ".join(f"{mode} {row[f'pl_jax_{mode}_s'] * 1e3:9.2f} ms" for mode in modes)
+                    + f"; engine / best = {row['engine_jacobian_s'] / row['pl_jax_jacobian_best_s']:.2f}")
                 if B <= 100:
-                    t, (v, J) = pennylane_lightning_adjoint(qc, x, theta, repeat=1 if big else repeat)
+                    t, (v, J) = pennylane_lightning_adjoint(qc, x, theta, repeat=1)
                     row["pl_lightning_adjoint_s"] = t
                     row["pl_lightning_max_abs_diff"] = float(np.abs(J - jac).max())
                     log(f"{'':21s} PennyLane lightning.qubit adjoint forward+Jacobian {t * 1e3:9.2f} ms "
@@ -433,7 +441,8 @@ def main(argv=None):
     rows = []
     start = time.perf_counter()
     for name, qc, bs, grad in cases:
-        rows += bench_case(name, qc, bs, args.repeat, rng, grad=grad)
+        repeat = args.repeat if qc.num_qubits <= 12 else min(args.repeat, 2)  # 16 qubits: seconds per run
+        rows += bench_case(name, qc, bs, repeat, rng, grad=grad)
     data = {
         "note": "times in seconds, best of --repeat runs, all in one process; quote the ratios (the machine may be loaded)",
         "machine": {"python": platform.python_version(), "processor": platform.processor() or platform.machine(), "cpus": os.cpu_count()},
