@@ -306,8 +306,7 @@ def pennylane_lightning_adjoint(qc, x, theta, repeat):
     def run():
         res, jacs = dev.execute_and_compute_derivatives(tapes(), config)
         vals = np.array([np.asarray(r) for r in res])
-        J = np.array([np.stack([np.asarray(j) for j in jb], axis=-1) if isinstance(jb, (tuple, list)) else np.asarray(jb) for jb in jacs])
-        J = J.reshape(B, len(meas), -1)
+        J = np.array([np.array(jb, dtype=float).reshape(len(meas), -1) for jb in jacs])  # (B, n_out, n_rot)
         return vals, np.einsum("bog,bgp->bop", J, D)
 
     run()
