@@ -40,27 +40,36 @@ How it is simulated
   gates spreads a cone by one qubit per side and layer.
 * **Light cones for** ``output="z"``. Each measured qubit's :math:`\\langle Z\\rangle`
   depends only on its own backward light cone. When the cones together hold fewer
-  amplitudes than the full state, each cone is simulated on its own (a ring of ``L``
-  entangling CZ layers gives cones of ``2L + 1`` qubits: a 16-qubit circuit with ``L = 2``
-  is 16 five-qubit simulations). Cones with the same gate structure (up to which inputs
-  and weights feed the angles) are stacked and simulated together as extra batch rows.
-* **Fusion.** Consecutive one-qubit gates on a qubit are fused into one 2x2 matrix per
-  batch row; the backward pass recovers every fused rotation's gradient from one 2x2
-  "cross" matrix of the cotangent and the state (no per-gate pass over the state).
+  amplitudes than the full state, each cone is simulated on its own (``L`` CZ rings
+  before the last rotation layer give cones of ``2L + 1`` qubits: a 16-qubit circuit is
+  then sixteen five-qubit simulations). Cones with the same gate structure (up to which
+  inputs and weights feed the angles) are stacked and simulated as extra batch rows.
+  ``Program.cone_qubits`` says how many qubits each output needs.
+* **Fusion.** Consecutive one-qubit gates on a qubit become one 2x2 matrix per batch
+  row (one matrix for the whole batch when its angles do not depend on the input and
+  ``theta`` is shared). The runs that precede every two-qubit gate on their qubit build
+  the starting product state directly. Consecutive CX/CZ gates become one signed
+  permutation of the amplitudes (a gather), and a final one is folded into the read-out.
+* **One backward pass for every output.** The adjoint pass carries the cotangents of all
+  outputs as extra columns of one array. The gradient of every rotation of a fused run
+  comes from a 2x2 "cross" matrix of the cotangent and the state (no pass per gate); for
+  the starting product state, every qubit's cross matrix comes from one divide-and-conquer
+  contraction.
 * **Real arithmetic.** When every gate keeps the state real (``ry, h, x, z, cx, cz``),
-  the state is stored as float64 instead of complex128.
-* **Memory.** The state of a batch is ``2**n`` amplitudes per row (``n`` simulated
-  qubits); rows are processed in chunks so that the working set stays below
+  the state is stored as float64; a real gate on a complex state acts on a float view.
+* **Memory.** A row of a block needs ``2**n`` amplitudes per state and per output
+  column; rows are processed in chunks so that the working set stays below
   :data:`MEMORY_BUDGET` bytes (or the ``memory_budget`` argument). A circuit whose single
-  row does not fit raises a ``ValueError`` that states the qubits and the bytes needed (no
-  ``MemoryError`` from inside numpy).
+  row does not fit, or whose output array alone exceeds the budget, raises a
+  ``ValueError`` that states the qubits and the bytes needed (no ``MemoryError`` from
+  inside numpy).
 
 Exactness and determinism: every cross-check is against
 :class:`qiskit.quantum_info.Statevector` to ``1e-10`` (``tests/test_engine.py``). Only
-element-wise numpy operations and fixed-order pairwise folds touch the amplitudes (no
-BLAS), so one row's result does not depend on the batch it is evaluated in, bit for bit,
-and the same call always gives the same bits. Sums over the batch (the gradient for a
-shared ``theta``) do depend on the batch size in the last bits.
+element-wise numpy operations, gathers and ``np.einsum`` without BLAS (sums in a fixed
+order) touch the amplitudes, so one row's values and gradients do not depend on the batch
+it is evaluated in, bit for bit, and the same call always gives the same bits. Sums over
+the batch (the gradient for a shared ``theta``) depend on the batch size in the last bits.
 """
 
 from __future__ import annotations
@@ -614,6 +623,8 @@ def _mat2(elems, angles, R, dtype):
     ``(1, 2, 2)`` when every angle in it is the same for all rows; ``angles`` is a list
     of per-slot arrays, each ``(R,)`` or ``(1,)``."""
     rows = max([angles[slot].shape[0] for _, slot in elems if slot is not None] + [1])
+    if all(name in _REAL for name, _ in elems):
+        dtype = np.float64  # a real run stays real (applied to complex states on float views)
     u = None
     for name, slot in elems:
         if slot is None:
@@ -629,10 +640,20 @@ def _mat2(elems, angles, R, dtype):
             else:  # rz
                 g[:, 0, 0], g[:, 1, 1] = c - 1j * s, c + 1j * s
                 g[:, 0, 1] = g[:, 1, 0] = 0.0
-        u = g if u is None else np.matmul(g, u)
+        u = g if u is None else _mul2(g, u)
     if u.shape[0] != rows:  # pragma: no cover - matmul broadcasts (1, 2, 2) already
         u = np.broadcast_to(u, (rows, 2, 2))
     return u
+
+
+def _mul2(a, b):
+    """Products of stacks of 2x2 matrices, ``(R or 1, 2, 2)``, element-wise (``np.matmul``
+    may call BLAS, whose rounding can depend on the stack size)."""
+    out = np.empty(np.broadcast_shapes(a.shape, b.shape), dtype=np.result_type(a, b))
+    for i in range(2):
+        for j in range(2):
+            out[:, i, j] = a[:, i, 0] * b[:, 0, j] + a[:, i, 1] * b[:, 1, j]
+    return out
 
 
 def _dagger(u):
@@ -663,6 +684,9 @@ def _apply_u(X, buf, n, q, u, diag):
         v = X.reshape(L, 2, Q * K, R)
         o = buf.reshape(L, 2, Q * K, R)
         entries = [u[:, i, j] if per_row else u[0, i, j] for i, j in ((0, 0), (0, 1), (1, 0), (1, 1))]
+    if not per_row and real_u:  # one real 2x2 for every row: a single pass (c_einsum: no BLAS)
+        np.einsum("ab,lbn->lan", u[0], v.reshape(L, 2, -1), out=o.reshape(L, 2, -1))
+        return buf, X
     u00, u01, u10, u11 = entries
     v0, v1, o0, o1 = v[:, 0], v[:, 1], o[:, 0], o[:, 1]
     np.multiply(v0, u00, out=o0)
@@ -719,33 +743,43 @@ def _cross_parts(lam, psi, n, q, needed):
     """Real and imaginary parts of ``C[a, b] = sum_rest conj(lam[a, rest]) psi[b, rest]``.
 
     ``needed``: ``(a, b, "re"/"im")`` entries. Returns ``{(a, b, "re"/"im"): (K, R)}``.
-    Products are taken on float views (a complex multiply costs twice as much) and summed
-    over the other qubits in a fixed order (``np.add.reduce`` along the leading axis of a
-    C-contiguous array accumulates row after row, whatever the number of columns).
+    Computed on float views (a complex product costs twice as much) by ``np.einsum``
+    without BLAS: each sum runs in a fixed order, whatever the number of rows.
     """
     K, R = lam.shape[1], lam.shape[2]
     L, Q = 2 ** (n - 1 - q), 2**q
     out = {}
     if not np.iscomplexobj(lam):
         lv = lam.reshape(L, 2, Q, K, R)
-        pv = psi.reshape(L, 2, Q, 1, R)
+        pv = psi.reshape(L, 2, Q, R)
         for a, b, part in needed:
-            if part == "re":
-                out[(a, b, "re")] = np.add.reduce((lv[:, a] * pv[:, b]).reshape(L * Q, K * R), axis=0).reshape(K, R)
-            else:
-                out[(a, b, "im")] = np.zeros((K, R))
+            out[(a, b, part)] = np.einsum("lqkr,lqr->kr", lv[:, a], pv[:, b]) if part == "re" else np.zeros((K, R))
         return out
-    lv = lam.view(np.float64).reshape(L, 2, Q, K, R, 2)
-    pv = psi.view(np.float64).reshape(L, 2, Q, 1, R, 2)
+    lv = lam.view(np.float64).reshape(L, 2, Q, K, 2 * R)
+    pv = psi.view(np.float64).reshape(L, 2, Q, R, 2)
     for a, b, part in needed:
-        la, pb = lv[:, a], pv[:, b]
-        if part == "re":  # re(conj(l) p) = lr pr + li pi
-            s = np.add.reduce((la * pb).reshape(L * Q, K * R * 2), axis=0).reshape(K, R, 2)
-            out[(a, b, "re")] = s[..., 0] + s[..., 1]
-        else:  # im(conj(l) p) = lr pi - li pr
-            s = np.add.reduce((la * pb[..., ::-1]).reshape(L * Q, K * R * 2), axis=0).reshape(K, R, 2)
-            out[(a, b, "im")] = s[..., 0] - s[..., 1]
+        pb = pv[:, b]
+        if part == "im":  # im(conj(l) p) = lr pi - li pr
+            pb = np.stack([pb[..., 1], -pb[..., 0]], axis=-1)
+        # re(conj(l) p) = lr pr + li pi: sum over the other qubits, then over the pair
+        pair = np.einsum("lqkr,lqr->kr", lv[:, a], pb.reshape(L, Q, 2 * R)).reshape(K, R, 2)
+        out[(a, b, part)] = pair[..., 0] + pair[..., 1]
     return out
+
+
+def _generator_overlap(lam, psi, n, q, M):
+    """``Im <lam| M_q |psi>`` per column and row, ``(K, R)``, for a purely imaginary 2x2
+    ``M`` on qubit ``q`` (a real run's ``A Y A^T``): ``Re <lam| Im(M)_q |psi>``, one real
+    pass over ``lam``."""
+    K, R = lam.shape[1], lam.shape[2]
+    L, Q = 2 ** (n - 1 - q), 2**q
+    m = np.ascontiguousarray(M.imag)
+    if not np.iscomplexobj(lam):
+        mp = np.einsum("ab,lbn->lan", m, psi.reshape(L, 2, Q * R)).reshape(L, 2, Q, R)
+        return np.einsum("laqkr,laqr->kr", lam.reshape(L, 2, Q, K, R), mp)
+    mp = np.einsum("ab,lbn->lan", m, psi.view(np.float64).reshape(L, 2, Q * 2 * R)).reshape(L, 2, Q, 2 * R)
+    pair = np.einsum("laqkr,laqr->kr", lam.view(np.float64).reshape(L, 2, Q, K, 2 * R), mp).reshape(K, R, 2)
+    return pair[..., 0] + pair[..., 1]
 
 
 def _run_matrices(elems, angles, R):
@@ -755,10 +789,10 @@ def _run_matrices(elems, angles, R):
     for name, slot in reversed(elems):
         if slot is not None:
             P = _PAULI[name][None]
-            M = P if A is None else np.matmul(np.matmul(A, P), _dagger(A))
+            M = P if A is None else _mul2(_mul2(A, P), _dagger(A))
             mats.append((slot, M))
         single = _mat2(((name, slot),), angles, R, np.complex128)
-        A = single if A is None else np.matmul(A, single)
+        A = single if A is None else _mul2(A, single)
     return mats
 
 
@@ -861,8 +895,13 @@ def _backward(block, angles, psi, lam):
         if op[0] == "u":
             _, q, elems, diag, _ = op
             if any(slot is not None for _, slot in elems):
-                C = _cross_parts(lam, psi, n, q, _run_pattern(elems))
-                _run_gradients(elems, angles, R, C, dang)
+                mats = _run_matrices(elems, angles, R)
+                if len(mats) <= 2 and all(M.shape[0] == 1 and not np.any(M.real) for _, M in mats):
+                    for slot, M in mats:  # one pass over lam per rotation
+                        dang[slot] += _generator_overlap(lam, psi, n, q, M[0])
+                else:
+                    C = _cross_parts(lam, psi, n, q, _run_pattern(elems))
+                    _run_gradients(elems, angles, R, C, dang)
             u = _dagger(_mat2(elems, angles, R, dtype))
             psi, pbuf = _apply_u(psi, pbuf, n, q, u, diag)
             lam, lbuf = _apply_u(lam, lbuf, n, q, u, diag)
