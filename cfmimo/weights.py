@@ -46,7 +46,7 @@ __all__ = [
 _ARRAYS = ("weights", "loss", "min_rate", "objective", "opt_state", "flat")
 _HISTORY = ("loss", "min_rate", "objective", "flat")
 _META_KEYS = ("config", "variant", "method", "seed", "version")
-_SOURCE_MODULES = ("config", "channel", "rates", "baselines", "qnn", "engine", "train", "weights")
+_SOURCE_MODULES = ("config", "channel", "rates", "baselines", "qnn", "engine", "train", "weights", "features", "decoders", "scoring")
 
 
 class CacheWarning(UserWarning):
@@ -323,7 +323,7 @@ def cache_key(config: Preset, variant: str, method=None, seed=None) -> str:
     """SHA-256 of everything a training run depends on.
 
     The config, variant, method, seed, the package and numpy versions and the source
-    code of the modules that compute the run.
+    code of the modules that compute the run (those of ``_SOURCE_MODULES`` that exist).
 
     Parameters
     ----------
