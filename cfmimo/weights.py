@@ -323,7 +323,7 @@ def cache_key(config: Preset, variant: str, method=None, seed=None) -> str:
     """SHA-256 of everything a training run depends on.
 
     The config, variant, method, seed, the package and numpy versions and the source
-    code of the modules that compute the run.
+    code of the modules that compute the run (those of ``_SOURCE_MODULES`` that exist).
 
     Parameters
     ----------
