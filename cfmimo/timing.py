@@ -6,13 +6,15 @@ the best of several repeats, so that the ratio is robust to a busy machine.
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 
 from .config import SystemConfig, db_to_linear
 
-__all__ = ["best_time", "exhaustive_speedup"]
+__all__ = ["best_time", "exhaustive_speedup", "load_benchmark"]
 
 
 def best_time(fn, repeat: int = 3) -> float:
@@ -56,3 +58,24 @@ def exhaustive_speedup(system: SystemConfig, n_trials: int = 1000, n_loop: int =
         "n_trials": n_trials,
         "n_candidates": system.n_assignments,
     }
+
+
+def load_benchmark(path) -> dict:
+    """A benchmark's committed result file (JSON with a ``ratios`` mapping), as a dict.
+
+    The scripts in ``benchmarks/`` write these files atomically; the notebooks quote their
+    ratios instead of timing peers during every build.
+
+    Raises
+    ------
+    ValueError
+        When ``path`` is not a readable JSON file with a ``ratios`` mapping.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"path = {str(path)!r} is not a readable benchmark result: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("ratios"), dict):
+        raise ValueError(f"path = {str(path)!r} has no 'ratios' mapping; rerun the benchmark script that writes it")
+    return data
