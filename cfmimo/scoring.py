@@ -115,7 +115,7 @@ TWIN_HIDDEN = 4
 """Hidden units of the classical twin's perceptron."""
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-"""Tracked folder of committed weight files (named by :func:`cfmimo.train.cache_key`)."""
+"""Tracked folder of committed weight files (named by :func:`cfmimo.weights.cache_key`)."""
 _ADAM_BETAS = (0.9, 0.999)
 _ADAM_EPS = 1e-8
 _STREAM_INIT, _STREAM_EPOCH, _STREAM_ORDER = 0, 2, 3  # 0 and 2 as in cfmimo.train
@@ -541,7 +541,7 @@ def train_twin(config: Preset, *, hidden: int = TWIN_HIDDEN, seed=None, method: 
 
 def committed_weights(config: Preset, *, method=None, seed=None) -> Path | None:
     """The committed weight file of this ``scoring`` run in :data:`WEIGHTS_DIR` (its name
-    holds the first 24 hex digits of :func:`cfmimo.train.cache_key`), or ``None``."""
+    holds the first 24 hex digits of :func:`cfmimo.weights.cache_key`), or ``None``."""
     method = method or qnn.get_variant("scoring").default_method
     key = cache_key(config, "scoring", method, seed)[:24]
     if not WEIGHTS_DIR.is_dir():

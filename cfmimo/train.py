@@ -498,11 +498,11 @@ def train(config: Preset, variant: str = "paper", *, method=None, rng=None, prog
     progress : bool
         Show a tqdm bar over epochs.
     init : TrainResult, array_like or None
-        A :class:`TrainResult` of this same run (e.g. :func:`load_weights` of a
+        A :class:`TrainResult` of this same run (e.g. :func:`cfmimo.weights.load_weights` of a
         checkpoint) resumes it after its finished epochs; an array of ``n_weights``
         weights starts a new run from them.
     checkpoint : str or Path, optional
-        After every epoch, the run so far is saved there atomically (:func:`save_weights`).
+        After every epoch, the run so far is saved there atomically (:func:`cfmimo.weights.save_weights`).
 
     Returns
     -------
@@ -588,7 +588,7 @@ def decide(config: Preset, variant: str, weights, H_hat, *, chunk: int = 4096) -
 def trained(config: Preset, variant: str = "paper", cache_dir=None, *, method=None, seed=None, progress: bool = False) -> TrainResult:
     """A deterministic training run, cached on disk.
 
-    The cache file is named by :func:`cache_key`, so any change of the configuration,
+    The cache file is named by :func:`cfmimo.weights.cache_key`, so any change of the configuration,
     seed, method or of the code that computes the result starts a fresh run. The
     result is bit-identical whether it comes from the cache or not (``.npz`` stores
     float64 exactly). An unreadable cache entry (truncated, empty) is treated as missing,
