@@ -15,10 +15,10 @@ help:
 	@echo "make sweep  - run a papermill parameter sweep (GRID=grids/csi_error.yaml)"
 	@echo "make browser - install Chromium for the browser test when missing (needs root and apt-get)"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,cluster]'
 	@touch $@
 
 setup: $(STAMP)
