@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,6 +29,7 @@ import numpy as np
 from cfmimo.baselines import all_assignments, candidate_min_rates, exhaustive, exhaustive_loop
 from cfmimo.channel import sample_channels
 from cfmimo.config import PAPER, db_to_linear, with_overrides
+from cfmimo.notebooks import atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_exhaustive.json"
 
@@ -46,20 +45,6 @@ def timed(fn):
     start = time.perf_counter()
     out = fn()
     return time.perf_counter() - start, out
-
-
-def write_atomic(path: Path, data: dict):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1, sort_keys=True)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def main(argv=None):
@@ -100,7 +85,7 @@ def main(argv=None):
             line += f", loop {row['loop_s_per_1000']:8.2f} s ({row['speedup_vs_loop']:.0f}x)"
         print(line, flush=True)
         rows[f"{n_ap}x{n_user}"] = row
-    write_atomic(args.out, {"note": "seconds per 10^3 channels, measured in one process (the machine may be loaded)", "rows": rows})
+    atomic_write_text(args.out, json.dumps({"note": "seconds per 10^3 channels, measured in one process (the machine may be loaded)", "rows": rows}, indent=1, sort_keys=True) + "\n")
     print(f"written to {args.out}")
 
 

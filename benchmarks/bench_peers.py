@@ -37,7 +37,6 @@ import argparse
 import json
 import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 
@@ -46,6 +45,7 @@ from qiskit.circuit import ParameterVector, QuantumCircuit
 
 from cfmimo import engine, qnn
 from cfmimo.config import PAPER, with_overrides
+from cfmimo.notebooks import atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_peers.json"
 
@@ -404,20 +404,6 @@ def summary(rows):
     return out
 
 
-def write_atomic(path: Path, data: dict):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1, sort_keys=True)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
@@ -450,7 +436,7 @@ def main(argv=None):
         "ratios": summary(rows),
         "wall_s": time.perf_counter() - start,
     }
-    write_atomic(args.out, data)
+    atomic_write_text(args.out, json.dumps(data, indent=1, sort_keys=True) + "\n")
     print("\nratios (peer time / engine time; engine_over_* = engine time / peer time):")
     for k, v in data["ratios"].items():
         print(f"  {k:60s} {v:8.2f}")
