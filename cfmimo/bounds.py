@@ -74,6 +74,7 @@ __all__ = [
     "expected_sq_gradient_norm",
     "input_dependence",
     "encoding_invariance",
+    "encoding_transforms",
     "input_jacobian",
     # Eq. (18) and the floor decoder
     "floor_loss",
@@ -1126,6 +1127,27 @@ def encoding_invariance(config, variant: str, x, theta) -> dict:
         reaches the readout; ``"roll_aps"``: the APs' blocks of angles rotated by one
         (a control that keeps the multiset of sums but moves them between APs).
     """
+    x, transformed = encoding_transforms(config, x)
+    base = _outputs(config, variant, x, theta)
+    return {name: float(np.max(np.abs(_outputs(config, variant, other, theta) - base))) for name, other in transformed.items()}
+
+
+def encoding_transforms(config, x) -> tuple:
+    """The input transformations of claim 2, shared by every reading of Eq. (14).
+
+    Parameters
+    ----------
+    config : cfmimo.config.Preset
+    x : array_like, shape ``(n, n_ap * n_user)``
+
+    Returns
+    -------
+    x : ndarray, shape ``(n, n_ap * n_user)``
+        The input as float64.
+    transformed : dict of ndarray, each of shape ``(n, n_ap * n_user)``
+        ``"sum"``: every AP's angles replaced by (their sum, 0, ..., 0); ``"sign"``: all
+        angles negated; ``"roll_aps"``: the APs' blocks of angles rotated by one.
+    """
     x = np.asarray(x, dtype=np.float64)
     n_ap, n_user = config.system.n_ap, config.system.n_user
     if x.ndim != 2 or x.shape[1] != n_ap * n_user:
@@ -1134,11 +1156,7 @@ def encoding_invariance(config, variant: str, x, theta) -> dict:
     summed = np.zeros_like(blocks)
     summed[..., 0] = blocks.sum(axis=-1)
     rolled = np.roll(blocks, 1, axis=1)
-    base = _outputs(config, variant, x, theta)
-    out = {}
-    for name, other in (("sum", summed.reshape(x.shape)), ("sign", -x), ("roll_aps", rolled.reshape(x.shape))):
-        out[name] = float(np.max(np.abs(_outputs(config, variant, other, theta) - base)))
-    return out
+    return x, {"sum": summed.reshape(x.shape), "sign": -x, "roll_aps": rolled.reshape(x.shape)}
 
 
 def input_jacobian(config, variant: str, x, theta, step: float = 1e-5) -> np.ndarray:

@@ -46,7 +46,7 @@ from qiskit.circuit import ParameterVector, QuantumCircuit
 from qiskit_aer.primitives import EstimatorV2
 
 from ._validation import check_count
-from .bounds import MCEstimate, frequency, mc_estimate
+from .bounds import MCEstimate, encoding_transforms, frequency, mc_estimate
 from .config import Preset
 
 __all__ = [
@@ -402,17 +402,9 @@ def encoding_invariance(config: Preset, x, theta, *, encoding: str = "h_once", *
         ``"sign"``: all angles negated; ``"roll_aps"``: the APs' blocks rotated by one
         (a control that must change the outputs).
     """
-    x = np.asarray(x, dtype=np.float64)
-    n_ap, n_user = config.system.n_ap, config.system.n_user
-    if x.ndim != 2 or x.shape[1] != n_ap * n_user:
-        raise ValueError(f"x must have shape (n, n_ap * n_user = {n_ap * n_user}), got {x.shape}")
-    blocks = x.reshape(len(x), n_ap, n_user)
-    summed = np.zeros_like(blocks)
-    summed[..., 0] = blocks.sum(axis=-1)
-    rolled = np.roll(blocks, 1, axis=1)
-    variants = np.stack([x, summed.reshape(x.shape), -x, rolled.reshape(x.shape)])
-    o = literal_outputs(config, variants, theta, encoding=encoding, **reading)
-    return {name: float(np.max(np.abs(o[i + 1] - o[0]))) for i, name in enumerate(("sum", "sign", "roll_aps"))}
+    x, transformed = encoding_transforms(config, x)
+    o = literal_outputs(config, np.stack([x, *transformed.values()]), theta, encoding=encoding, **reading)
+    return {name: float(np.max(np.abs(o[i + 1] - o[0]))) for i, name in enumerate(transformed)}
 
 
 def jacobian_ranks(config: Preset, x, theta, *, tol: float = 1e-7, **reading) -> dict:
