@@ -17,11 +17,14 @@ do not.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import hashlib
+import io
 import json
 import os
 import tempfile
+import tokenize
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +41,8 @@ __all__ = [
     "load_weights",
     "check_weights_path",
     "cache_key",
+    "source_modules",
+    "code_fingerprint",
     "cache_path",
     "load_cached",
     "default_cache_dir",
@@ -46,7 +51,8 @@ __all__ = [
 _ARRAYS = ("weights", "loss", "min_rate", "objective", "opt_state", "flat")
 _HISTORY = ("loss", "min_rate", "objective", "flat")
 _META_KEYS = ("config", "variant", "method", "seed", "version")
-_SOURCE_MODULES = ("config", "channel", "rates", "baselines", "qnn", "engine", "train", "weights", "features", "decoders", "scoring")
+_TRAINING_ROOTS = ("train", "scoring", "qnn")
+"""Modules whose training runs are cached; :func:`cache_key` hashes their import closure."""
 
 
 class CacheWarning(UserWarning):
@@ -323,7 +329,8 @@ def cache_key(config: Preset, variant: str, method=None, seed=None) -> str:
     """SHA-256 of everything a training run depends on.
 
     The config, variant, method, seed, the package and numpy versions and the source
-    code of the modules that compute the run (those of ``_SOURCE_MODULES`` that exist).
+    code of the modules that compute the run (:func:`source_modules`), read through
+    :func:`code_fingerprint` so that docstrings and comments do not count.
 
     Parameters
     ----------
@@ -346,12 +353,61 @@ def cache_key(config: Preset, variant: str, method=None, seed=None) -> str:
     payload = {"config": _config_to_dict(config), "variant": variant, "method": method, "seed": seed, "version": __version__}
     h.update(json.dumps(payload, sort_keys=True).encode())
     here = Path(__file__).resolve().parent
-    for name in _SOURCE_MODULES:
-        source = here / f"{name}.py"
-        if source.is_file():
-            h.update(source.read_bytes())
+    for name in source_modules():
+        h.update(name.encode())
+        h.update(code_fingerprint((here / f"{name}.py").read_text(encoding="utf-8")).encode())
     h.update(np.__version__.encode())
     return h.hexdigest()
+
+
+def source_modules(roots=_TRAINING_ROOTS) -> tuple[str, ...]:
+    """The package modules a training run can execute: the import closure of ``roots``.
+
+    Found statically from the ``from . import x`` / ``from .x import y`` statements, so a
+    module split out of a training module is covered without editing a list.
+
+    Returns
+    -------
+    tuple of str
+        Module names (files ``cfmimo/<name>.py``), sorted.
+    """
+    here = Path(__file__).resolve().parent
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name in seen or not (here / f"{name}.py").is_file():
+            continue
+        seen.add(name)
+        tree = ast.parse((here / f"{name}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                todo.extend([node.module.split(".")[0]] if node.module else [a.name for a in node.names])
+    return tuple(sorted(seen))
+
+
+def code_fingerprint(source: str) -> str:
+    """``source`` without its docstrings, comments, blank lines and trailing spaces.
+
+    What :func:`cache_key` hashes, so that editing documentation does not invalidate
+    trained weights while any change to code does. Docstrings (every statement that is only
+    a string literal: module, class, function and attribute docstrings) are found with
+    :mod:`ast`, comments with :mod:`tokenize`.
+    """
+    lines = source.splitlines()
+    spans = []  # (start line, start col, end line, end col), 1-based lines
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            spans.append((node.lineno, node.col_offset, node.end_lineno, node.end_col_offset))
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT:
+            spans.append((token.start[0], token.start[1], token.end[0], token.end[1]))
+    for l0, c0, l1, c1 in sorted(spans, reverse=True):
+        if l0 == l1:
+            lines[l0 - 1] = lines[l0 - 1][:c0] + lines[l0 - 1][c1:]
+        else:
+            lines[l0 - 1 : l1] = [lines[l0 - 1][:c0] + lines[l1 - 1][c1:]]
+    return "\n".join(line.rstrip() for line in lines if line.strip())
 
 
 def default_cache_dir() -> Path | None:

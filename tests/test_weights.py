@@ -141,3 +141,21 @@ def test_cache_key_covers_the_run():
         weights.cache_key(TINY, "x", "shift")
     with pytest.raises(ValueError, match="seed = -1"):
         weights.cache_key(TINY, "paper", "shift", seed=-1)
+
+
+def test_code_fingerprint_ignores_documentation_but_not_code():
+    source = '"""Module doc."""\n\nX = 1\n"""X doc."""\n\n\ndef f(a):  # a comment\n    """Doc."""\n    return a + 1\n'
+    edited_docs = source.replace("Module doc.", "Other words.").replace("# a comment", "# changed").replace("X doc.", "")
+    assert weights.code_fingerprint(edited_docs) == weights.code_fingerprint(source)
+    assert weights.code_fingerprint(source.replace("a + 1", "a + 2")) != weights.code_fingerprint(source)
+    assert weights.code_fingerprint(source.replace("X = 1", "X = 2")) != weights.code_fingerprint(source)
+    # a string that is not a bare statement is code
+    assert weights.code_fingerprint('y = "a"\n') != weights.code_fingerprint('y = "b"\n')
+
+
+def test_source_modules_follow_the_imports_of_training():
+    modules = weights.source_modules()
+    for name in ("train", "scoring", "qnn", "engine", "rates", "channel", "config", "weights"):
+        assert name in modules
+    for name in ("notebooks", "plots", "sweep", "hardware"):
+        assert name not in modules
