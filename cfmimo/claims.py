@@ -1,41 +1,55 @@
-"""The errata claims that are not about gradients of one circuit: Eq. (18) with both penalty
-signs, footnote 5 in both indexings, Lemma 2's one-qubit expression, the finite-shot
-decoded loss of Algorithm 1, input-blind policies, and the settings the paper leaves open.
+"""The paper's claims that are not about gradients or the loss, each checked by one function.
 
-Each function turns one statement of the paper, under one named reading, into a number
-(notebook 03 glues them into the errata rows).
+* the settings the paper leaves open (:data:`PAPER_SETTINGS`, :data:`STRUCTURAL_CHOICES`,
+  :func:`settings_not_given`);
+* Eq. (2)'s antenna index set (:func:`eq2_index_set`) and Section IV's negative distances
+  (:func:`negative_distance_fraction`);
+* Lemma 1's resource counts (:func:`lemma1_paper_counts`, :func:`circuit_resources`,
+  :func:`lemma1_table`);
+* claim 1, which outputs depend on the input: :func:`input_sensitivity` on the
+  registered circuits (exact engine), :func:`input_dependence_table` under every reading
+  of the literal circuit (:mod:`cfmimo.readings`), and what an input-blind policy
+  achieves (:func:`constant_policy_table`);
+* claim 2, what of the input Eq. (14) lets through (:func:`encoding_invariance`,
+  :func:`jacobian_ranks`);
+* footnote 5's floor decoder (:func:`floor_decoder_dead_share`).
 
-References
-----------
-B. Narottama and T. Q. Duong, "Quantum neural networks for optimal resource allocation
-in cell-free MIMO systems", 2022: Eq. (11), (12), (18)-(21), (26)-(31),
-footnotes 2 and 5, Table II, Algorithm 1.
+Notebooks 02 and 03 glue the numbers into the errata rows. Gradients are in
+:mod:`cfmimo.gradients`, Lemma 2 in :mod:`cfmimo.lemma2` and
+:mod:`cfmimo.lemma2_circuits`, the Eq. (18) loss in :mod:`cfmimo.decoded_loss`.
 """
 
 from __future__ import annotations
 
-import numpy as np
-from scipy.stats import binom
+import itertools
+import math
 
-from . import engine, qnn
+import numpy as np
+from scipy.special import ndtr
+
 from ._validation import check_count, check_real
-from .baselines import all_assignments
-from .bounds import PAULI, frequency
-from .config import Preset, SystemConfig, TrainingConfig, config_fields
-from .rates import gain_matrix, ideal_capacity, rates_from_gains, serves_every_user
+from .config import Preset, SystemConfig, TrainingConfig, config_fields, with_overrides
+from .decoded_loss import candidate_user_rates, check_channels
+from .engine import exact_outputs, program_for
+from .qnn import build_circuit
+from .rates import ideal_capacity
+from .readings import CX_DIRECTIONS, READOUTS, literal_dims, literal_outputs, output_jacobian
 
 __all__ = [
     "PAPER_SETTINGS",
     "STRUCTURAL_CHOICES",
     "settings_not_given",
-    "candidate_user_rates",
-    "max_min_optimum",
-    "eq18_losses",
+    "eq2_index_set",
+    "negative_distance_fraction",
+    "lemma1_paper_counts",
+    "circuit_resources",
+    "lemma1_table",
+    "input_sensitivity",
+    "input_dependence_table",
     "constant_policy_table",
+    "encoding_invariance",
+    "jacobian_ranks",
     "floor_decoder_dead_share",
-    "one_qubit_intended_bound",
-    "bin_probabilities",
-    "finite_shot_loss",
 ]
 
 PAPER_SETTINGS = {
@@ -80,110 +94,218 @@ def settings_not_given() -> list[str]:
 
 
 # ---------------------------------------------------------------------------------
-# Eq. (18) and footnote 2
+# Eq. (2) and Section IV
 # ---------------------------------------------------------------------------------
 
 
-def _channels(H_hat) -> np.ndarray:
-    H_hat = np.asarray(H_hat)
-    if H_hat.ndim != 4:
-        raise ValueError(f"H_hat must have shape (n, n_ap, n_user, n_tx), got {H_hat.shape}")
-    return H_hat
+def eq2_index_set(n_tx: int) -> np.ndarray:
+    """The antenna index set :math:`\\mathcal Z` of Eq. (2) exactly as printed.
+
+    :math:`\\{n - 0.5(N_{Tx}-1)\\}_{n\\in\\{1,\\dots,N_{Tx}-1\\}}`: ``n_tx - 1`` elements
+    for a steering vector that must have ``n_tx`` (compare
+    :func:`cfmimo.channel.antenna_positions`).
+    """
+    n_tx = check_count("n_tx", n_tx, 1)
+    return np.arange(1, n_tx, dtype=np.float64) - 0.5 * (n_tx - 1)
 
 
-def candidate_user_rates(H_hat, rho, mu, unserved_rate: float, *, H=None, reduce: str = "min", max_elements: int = 2_000_000):
-    """Min or sum of the user rates of every assignment, an unserved user's rate set by hand.
-
-    Footnote 2 gives an unserved user the rate :math:`-r_{penalty}`, Table II
-    :math:`r_{penalty}=-10`: ``unserved_rate=+10`` is the literal reading, ``-10`` the
-    intended one, ``0`` the physical rate.
+def negative_distance_fraction(distance_mean, distance_variance, n_samples: int = 0, rng=None):
+    """Share of :math:`d\\sim\\mathcal N(\\mu_d, \\sigma_d^2)` draws that are negative (Section IV).
 
     Parameters
     ----------
-    H_hat : array_like, complex, shape ``(n, n_ap, n_user, n_tx)``
-        Estimates (precoders); also the scored channel unless ``H`` is given.
-    rho, mu : float
-        Linear SNR (> 0) and interference factor.
-    unserved_rate : float
-    H : array_like, optional
-        True channels to score on.
-    reduce : {"min", "sum"}
-    max_elements : int
-        Channels are processed in chunks of at most this many (channel, assignment,
-        user) entries.
+    distance_mean, distance_variance : float
+        :math:`\\mu_d > 0`, :math:`\\sigma_d^2 > 0`.
+    n_samples : int
+        0 returns the exact value :math:`\\Phi(-\\mu_d/\\sigma_d)`; otherwise a
+        Monte-Carlo share from ``n_samples`` untruncated draws.
+    rng : int, numpy.random.Generator or None
+    """
+    mean = check_real("distance_mean", distance_mean, 1e-12, 1e6)
+    var = check_real("distance_variance", distance_variance, 1e-12, 1e6)
+    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 0:
+        raise ValueError(f"n_samples = {n_samples!r} is out of range; allowed: integer >= 0")
+    if n_samples == 0:
+        return float(ndtr(-mean / math.sqrt(var)))
+    rng = np.random.default_rng(rng)
+    d = rng.normal(mean, math.sqrt(var), size=int(n_samples))
+    return float(np.mean(d < 0))
+
+
+# ---------------------------------------------------------------------------------
+# Lemma 1: qubits and gates
+# ---------------------------------------------------------------------------------
+
+
+def lemma1_paper_counts(n_layer: int, n_neuron: int, n_ap: int) -> dict:
+    """The resource counts that Section III-C and Eq. (13)-(15) state.
 
     Returns
     -------
-    ndarray, shape ``(n, n_user ** n_ap)``
-        Columns in the order of :func:`cfmimo.baselines.all_assignments`.
+    dict
+        ``lemma1_connect``: :math:`(N_{layer}-1) + (N_{neuron}-1) + N_{layer}N_{neuron}`
+        (Lemma 1, "qubits" of :math:`U_{connect}`); ``lemma1_encode``: :math:`N_{AP}`;
+        ``lemma1_total``: their sum; ``eq13_qubits``: :math:`N_{layer}N_{neuron}`
+        (the register that Eq. 13 prepares); ``eq15_cz``: :math:`(N_{layer}-1)(N_{neuron}-1)`,
+        ``eq15_cx``: :math:`N_{layer}-1`, ``eq15_ry``: :math:`N_{layer}N_{neuron}`
+        (gates of Eq. 15 as printed).
     """
-    H_hat = _channels(H_hat)
-    H = H_hat if H is None else _channels(H)
-    unserved_rate = check_real("unserved_rate", unserved_rate, -1e6, 1e6)
-    if reduce not in ("min", "sum"):
-        raise ValueError(f"reduce = {reduce!r} is unknown; allowed: ['min', 'sum']")
-    n, n_ap, n_user = H_hat.shape[:3]
-    cand = all_assignments(n_ap, n_user)
-    unserved = ~(cand[:, :, None] == np.arange(n_user)).any(axis=1)  # (A, K)
-    chunk = max(1, int(max_elements) // (len(cand) * n_user * n_ap))
-    out = np.empty((n, len(cand)))
-    for start in range(0, n, chunk):
-        gains = gain_matrix(H[start : start + chunk], H_hat[start : start + chunk])
-        rates = rates_from_gains(gains[:, None], cand[None], rho, mu, 0.0)  # (c, A, K)
-        rates = np.where(unserved[None], unserved_rate, rates)
-        out[start : start + chunk] = rates.min(axis=-1) if reduce == "min" else rates.sum(axis=-1)
-    return out
+    n_layer = check_count("n_layer", n_layer)
+    n_neuron = check_count("n_neuron", n_neuron)
+    n_ap = check_count("n_ap", n_ap)
+    connect = (n_layer - 1) + (n_neuron - 1) + n_layer * n_neuron
+    return {
+        "lemma1_connect": connect,
+        "lemma1_encode": n_ap,
+        "lemma1_total": connect + n_ap,
+        "eq13_qubits": n_layer * n_neuron,
+        "eq15_cz": (n_layer - 1) * (n_neuron - 1),
+        "eq15_cx": n_layer - 1,
+        "eq15_ry": n_layer * n_neuron,
+    }
 
 
-def max_min_optimum(H_hat, rho, mu, unserved_rate: float):
-    """Max-min optimum when an unserved user's rate is ``unserved_rate`` (footnote 2).
+def circuit_resources(circuit) -> dict:
+    """Qubits, classical bits, parameters and gate counts of a ``QuantumCircuit``.
+
+    Returns
+    -------
+    dict
+        ``qubits``, ``clbits``, ``n_x``/``n_theta`` (sizes of the parameter vectors
+        named ``x`` and ``theta``), ``depth``, ``two_qubit`` (gates on two qubits) and
+        ``ops`` (``{name: count}``, measurements and barriers included).
+    """
+    n_x = sum(1 for p in circuit.parameters if p.name.startswith("x["))
+    n_theta = sum(1 for p in circuit.parameters if p.name.startswith("theta["))
+    two = sum(1 for inst in circuit.data if len(inst.qubits) == 2 and inst.operation.name != "barrier")
+    return {
+        "qubits": circuit.num_qubits,
+        "clbits": circuit.num_clbits,
+        "n_x": n_x,
+        "n_theta": n_theta,
+        "depth": circuit.depth(),
+        "two_qubit": two,
+        "ops": {k: int(v) for k, v in circuit.count_ops().items()},
+    }
+
+
+def lemma1_table(base, variant: str = "paper", n_layers=(1, 2, 3, 4), n_aps=(2, 3, 4, 5, 6)) -> list[dict]:
+    """Lemma 1's counts next to those of :func:`cfmimo.qnn.build_circuit`, over a grid.
 
     Parameters
     ----------
-    H_hat : array_like, complex, shape ``(n, n_ap, n_user, n_tx)``
-    rho, mu : float
-    unserved_rate : float
-        ``+10``: footnote 2 with Table II's :math:`r_{penalty}=-10`, literally;
-        ``-10``: the intended penalty.
+    base : cfmimo.config.Preset
+        Settings to start from; ``n_layer`` and ``n_ap`` are replaced (``n_neuron``
+        follows ``n_ap`` when the preset leaves it ``None``).
+    variant : str
+        Circuit variant passed to ``build_circuit``.
+    n_layers, n_aps : sequence of int
 
     Returns
     -------
-    best : ndarray of int, shape ``(n, n_ap)``
-        Max-min optimal assignment (first in lexicographic order on ties).
-    leaves_unserved : ndarray of bool, shape ``(n,)``
-        Whether that optimum leaves a user without an AP.
+    list of dict
+        One row per ``(n_layer, n_ap)``: the grid point, ``n_neuron``, every key of
+        :func:`lemma1_paper_counts` and, prefixed ``built_``, the ``qubits``,
+        ``clbits``, ``n_theta``, ``two_qubit`` and the ``cx``/``cz``/``ry``/``rz``/``h``
+        counts of the built circuit.
     """
-    H_hat = _channels(H_hat)
-    n_ap, n_user = H_hat.shape[1:3]
-    cand = all_assignments(n_ap, n_user)
-    best = np.argmax(candidate_user_rates(H_hat, rho, mu, unserved_rate), axis=-1)
-    return cand[best], ~serves_every_user(cand[best], n_user)
+    rows = []
+    for n_layer in n_layers:
+        for n_ap in n_aps:
+            cfg = with_overrides(base, n_layer=int(n_layer), n_ap=int(n_ap))
+            n_neuron = cfg.training.n_neuron or cfg.system.n_ap
+            res = circuit_resources(build_circuit(cfg, variant))
+            row = {"n_layer": int(n_layer), "n_ap": int(n_ap), "n_neuron": n_neuron}
+            row.update(lemma1_paper_counts(n_layer, n_neuron, n_ap))
+            for key in ("qubits", "clbits", "n_theta", "two_qubit"):
+                row["built_" + key] = res[key]
+            for op in ("cx", "cz", "ry", "rz", "h"):
+                row["built_" + op] = res["ops"].get(op, 0)
+            rows.append(row)
+    return rows
 
 
-def eq18_losses(H_hat, rho, mu, unserved_rate: float):
-    """Eq. (18), :math:`\\hat L = (1 - \\min_k R_k / C)^2`, of every assignment.
+# ---------------------------------------------------------------------------------
+# Claim 1: which outputs depend on the input
+# ---------------------------------------------------------------------------------
+
+
+def input_sensitivity(config: Preset, variant, *, n_samples: int = 32, eps: float = 1e-4, rng=0) -> np.ndarray:
+    """Largest finite-difference sensitivity of each readout to each input angle.
+
+    For ``n_samples`` random inputs :math:`x \\sim \\mathcal U(0, \\pi)` and weights
+    :math:`\\theta \\sim \\mathcal U(0, 2\\pi)` (uniform, so that a near-identity start
+    does not hide couplings), the central difference
+    :math:`|o(x + \\epsilon e_i) - o(x - \\epsilon e_i)| / 2\\epsilon` of every readout
+    (:func:`cfmimo.qnn.outputs_from_probabilities`, flattened) is computed in one
+    exact-engine call, and its maximum over the samples is returned.
+
+    Returns
+    -------
+    ndarray, shape ``(n_outputs, n_inputs)``
+        ``paper``: ``n_outputs = n_ap``; ``reupload``: ``n_ap * n_user`` (AP-major).
+        An entry at round-off level (about ``1e-12``) means "does not depend".
+    """
+    program = program_for(config, variant)
+    n_samples = check_count("n_samples", n_samples, 1)
+    eps = check_real("eps", eps, 1e-12, 0.1)
+    rng = np.random.default_rng(rng)
+    n_in, n_w = program.n_inputs, program.n_weights
+    x = rng.uniform(0, np.pi, (n_samples, 1, n_in))
+    theta = rng.uniform(0, 2 * np.pi, (n_samples, 1, n_w))
+    step = eps * np.eye(n_in)
+    xs = np.concatenate([x + step, x - step], axis=1)  # (n, 2 n_in, n_in)
+    o = exact_outputs(config, variant, xs, theta)
+    o = o.reshape(o.shape[:2] + (-1,))  # (n, 2 n_in, n_out)
+    diff = np.abs(o[:, :n_in] - o[:, n_in:]) / (2 * eps)  # (n, n_in, n_out)
+    return diff.max(axis=0).T
+
+
+def input_dependence_table(config: Preset, x, *, n_theta: int = 5, rng=None, n_layers=(1, 2, 3), tol: float = 1e-9) -> list[dict]:
+    """Which outputs depend on the input, for every reading of the layer structure (claim 1).
+
+    For each ``n_layer`` in ``n_layers``, CX direction and readout layer, and for
+    ``n_theta`` uniform weight draws, the spread (standard deviation) of every
+    :math:`o_m` over the inputs ``x``; an output depends on the input when its spread
+    exceeds ``tol`` for some draw.
 
     Parameters
     ----------
-    H_hat : array_like, complex, shape ``(n, n_ap, n_user, n_tx)``
-        Scored on themselves, as in training.
-    rho, mu : float
-    unserved_rate : float
-        An unserved user's rate: ``+10`` (footnote 2 with Table II's sign, literally) or
-        ``-10`` (the intended penalty).
+    config : cfmimo.config.Preset
+    x : array_like, shape ``(n_inputs >= 2, n_ap * n_user)``
+    n_theta : int
+    rng : int, numpy.random.Generator or None
+    n_layers : sequence of int
+    tol : float
 
     Returns
     -------
-    losses : ndarray, shape ``(n, n_user ** n_ap)``
-    leaves_unserved : ndarray of bool, shape ``(n_user ** n_ap,)``
+    list of dict
+        Keys ``n_layer``, ``cx_direction``, ``readout``, ``spread`` (``(n_ap,)``, the
+        largest over the draws) and ``n_dependent``.
     """
-    H_hat = _channels(H_hat)
-    capacity = ideal_capacity(H_hat, rho)
-    if np.any(capacity <= 0):
-        raise ValueError("rho must be > 0: Eq. (18) divides by the ideal capacity")
-    n_ap, n_user = H_hat.shape[1:3]
-    losses = (1.0 - candidate_user_rates(H_hat, rho, mu, unserved_rate) / capacity[:, None]) ** 2
-    return losses, ~serves_every_user(all_assignments(n_ap, n_user), n_user)
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] < 2:
+        raise ValueError(f"x must have shape (n_inputs >= 2, n_ap * n_user), got {x.shape}")
+    n_theta = check_count("n_theta", n_theta, 1)
+    rng = np.random.default_rng(rng)
+    rows = []
+    for n_layer in n_layers:
+        _, _, _, n_neuron = literal_dims(config, n_layer)
+        theta = rng.uniform(0.0, 2 * np.pi, (n_theta, 1, n_layer * n_neuron))
+        for cx_direction, readout in itertools.product(CX_DIRECTIONS, READOUTS):
+            o = literal_outputs(config, x[None], theta, n_layer=n_layer, cx_direction=cx_direction, readout=readout)
+            spread = o.std(axis=1).max(axis=0)
+            rows.append(
+                {
+                    "n_layer": int(n_layer),
+                    "cx_direction": cx_direction,
+                    "readout": readout,
+                    "spread": spread,
+                    "n_dependent": int((spread > tol).sum()),
+                }
+            )
+    return rows
 
 
 def constant_policy_table(H, H_hat, rho_grid, train_rho, mu, penalty: float = 10.0) -> dict:
@@ -208,8 +330,92 @@ def constant_policy_table(H, H_hat, rho_grid, train_rho, mu, penalty: float = 10
     """
     rho_grid = np.asarray(rho_grid, dtype=np.float64)
     sum_rate = np.stack([candidate_user_rates(H_hat, r, mu, 0.0, H=H, reduce="sum").mean(axis=0) for r in rho_grid])
-    gap = ideal_capacity(_channels(H_hat), train_rho)[:, None] - candidate_user_rates(H_hat, train_rho, mu, -penalty)
+    gap = ideal_capacity(check_channels(H_hat), train_rho)[:, None] - candidate_user_rates(H_hat, train_rho, mu, -penalty)
     return {"sum_rate": sum_rate, "loss": (gap**2).mean(axis=0)}
+
+
+# ---------------------------------------------------------------------------------
+# Claim 2: what of the input reaches the readout (Eq. 14)
+# ---------------------------------------------------------------------------------
+
+
+def _encoding_transforms(config, x) -> tuple:
+    """The input transformations of claim 2, shared by every reading of Eq. (14).
+
+    Parameters
+    ----------
+    config : cfmimo.config.Preset
+    x : array_like, shape ``(n, n_ap * n_user)``
+
+    Returns
+    -------
+    x : ndarray, shape ``(n, n_ap * n_user)``
+        The input as float64.
+    transformed : dict of ndarray, each of shape ``(n, n_ap * n_user)``
+        ``"sum"``: every AP's angles replaced by (their sum, 0, ..., 0); ``"sign"``: all
+        angles negated; ``"roll_aps"``: the APs' blocks of angles rotated by one.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n_ap, n_user = config.system.n_ap, config.system.n_user
+    if x.ndim != 2 or x.shape[1] != n_ap * n_user:
+        raise ValueError(f"x must have shape (n, n_ap * n_user = {n_ap * n_user}), got {x.shape}")
+    blocks = x.reshape(len(x), n_ap, n_user)
+    summed = np.zeros_like(blocks)
+    summed[..., 0] = blocks.sum(axis=-1)
+    rolled = np.roll(blocks, 1, axis=1)
+    return x, {"sum": summed.reshape(x.shape), "sign": -x, "roll_aps": rolled.reshape(x.shape)}
+
+
+def encoding_invariance(config: Preset, x, theta, *, encoding: str = "h_once", **reading) -> dict:
+    """Largest output change under input transformations, for one reading of Eq. (14).
+
+    Parameters
+    ----------
+    x : array_like, shape ``(n, n_ap * n_user)``
+    theta : array_like, shape ``(n, n_weights)`` or ``(n_weights,)``
+    encoding : {"h_once", "pairs"}
+
+    Returns
+    -------
+    dict of float
+        ``"sum"``: every AP's angles replaced by (their sum, 0, ..., 0);
+        ``"sign"``: all angles negated; ``"roll_aps"``: the APs' blocks rotated by one
+        (a control that must change the outputs).
+    """
+    x, transformed = _encoding_transforms(config, x)
+    o = literal_outputs(config, np.stack([x, *transformed.values()]), theta, encoding=encoding, **reading)
+    return {name: float(np.max(np.abs(o[i + 1] - o[0]))) for i, name in enumerate(transformed)}
+
+
+def jacobian_ranks(config: Preset, x, theta, *, tol: float = 1e-7, **reading) -> dict:
+    """How many input directions reach the readout (claim 2).
+
+    Parameters
+    ----------
+    x : array_like, shape ``(n, n_ap * n_user)``
+    theta : array_like, shape ``(n_w, n_weights)``
+        Weight draws.
+    tol : float
+        Singular values below ``tol`` count as zero.
+
+    Returns
+    -------
+    dict of int
+        ``"per_draw"``: the largest rank of :math:`\\partial o/\\partial x` at one
+        (input, weight) pair (at most ``n_ap``, the number of outputs);
+        ``"over_weights"``: the largest, over the inputs, rank of the Jacobians of all
+        weight draws stacked: the input directions that reach the readout for some
+        weight.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    theta = np.asarray(theta, dtype=np.float64)
+    if x.ndim != 2 or theta.ndim != 2:
+        raise ValueError(f"x and theta must be 2-D (n, n_in) and (n_w, n_weights), got {x.shape}, {theta.shape}")
+    jac = output_jacobian(config, x[:, None, :], theta[None], **reading)  # (n, n_w, n_ap, n_in)
+    per_draw = np.linalg.matrix_rank(jac, tol=tol).max()
+    stacked = jac.reshape(jac.shape[0], -1, jac.shape[-1])
+    over = np.linalg.matrix_rank(stacked, tol=tol).max()
+    return {"per_draw": int(per_draw), "over_weights": int(over)}
 
 
 # ---------------------------------------------------------------------------------
@@ -244,128 +450,3 @@ def floor_decoder_dead_share(o, n_user: int, first_user: int) -> float:
     values = np.floor(o * n_user)
     valid = (values >= first_user) & (values <= first_user + n_user - 1)
     return float(np.mean(~valid))
-
-
-# ---------------------------------------------------------------------------------
-# Lemma 2, one qubit
-# ---------------------------------------------------------------------------------
-
-
-def one_qubit_intended_bound(rho, convention: str = "qiskit") -> np.ndarray:
-    """The expression Eq. (30) most likely meant: :math:`\\tfrac{\\omega^2}{8}\\{\\mathrm{Tr}[\\sigma_x x]^2 + \\mathrm{Tr}[\\sigma_z x]^2\\}`.
-
-    Eq. (30) prints :math:`\\tfrac18\\{\\mathrm{Tr}[x]^2 + \\mathrm{Tr}[\\sigma_z x\\sigma_z]^2\\}`
-    (= 1/4 for every state). With :math:`\\mathrm{Tr}[x]\\to\\mathrm{Tr}[\\sigma_x x]` and
-    :math:`\\mathrm{Tr}[\\sigma_z x\\sigma_z]\\to\\mathrm{Tr}[\\sigma_z x]` it is the exact
-    :math:`\\mathbb E_\\theta(df/d\\theta)^2` of Eq. (26)-(28) for Qiskit's
-    :math:`e^{-i\\theta Y/2}` (:math:`\\omega=1`); for :math:`e^{-i\\theta Y}` the factor
-    is :math:`\\omega^2/8 = 1/2`. Computed from the traces directly.
-
-    Parameters
-    ----------
-    rho : array_like, complex, shape ``(..., 2, 2)``
-    convention : {"qiskit", "appendix"}
-
-    Returns
-    -------
-    ndarray, shape ``(...)``
-    """
-    rho = np.asarray(rho, dtype=np.complex128)
-    if rho.ndim < 2 or rho.shape[-2:] != (2, 2):
-        raise ValueError(f"rho must have shape (..., 2, 2), got {rho.shape}")
-    tr_x = np.trace(PAULI["X"] @ rho, axis1=-2, axis2=-1).real
-    tr_z = np.trace(PAULI["Z"] @ rho, axis1=-2, axis2=-1).real
-    return frequency(convention) ** 2 / 8.0 * (tr_x**2 + tr_z**2)
-
-
-# ---------------------------------------------------------------------------------
-# Algorithm 1 with finite shots
-# ---------------------------------------------------------------------------------
-
-
-def bin_probabilities(p, shots: int, n_user: int):
-    """Distribution of the decoded user :math:`\\min(\\lfloor (C/S) N_{user}\\rfloor, N_{user}-1)`, :math:`C\\sim\\mathrm{Bin}(S, p)`.
-
-    Parameters
-    ----------
-    p : array_like, shape ``(...)``, entries in [0, 1]
-        Exact :math:`P(\\text{bit}=1)`.
-    shots : int
-        :math:`S`.
-    n_user : int
-
-    Returns
-    -------
-    prob : ndarray, shape ``(..., n_user)``
-    dprob_dp : ndarray, shape ``(..., n_user)``
-        Exact derivative, from :math:`\\partial_p F(c; S, p) = -S\\,\\mathrm{pmf}(c; S-1, p)`.
-    """
-    shots = check_count("shots", shots)
-    n_user = check_count("n_user", n_user)
-    p = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
-    k = np.arange(n_user)
-    lo = np.ceil(k * shots / n_user).astype(int)  # first count of bin k
-    hi = np.ceil((k + 1) * shots / n_user).astype(int) - 1  # last count of bin k
-    hi[-1] = shots  # C = S decodes to N_user, clipped to the last user
-    pe = p[..., None]
-    cdf_hi = binom.cdf(hi, shots, pe)
-    cdf_lo = np.where(lo > 0, binom.cdf(lo - 1, shots, pe), 0.0)
-
-    def dcdf(c):
-        return np.where((c >= 0) & (c < shots), -shots * binom.pmf(c, shots - 1, pe), 0.0)
-
-    return cdf_hi - cdf_lo, dcdf(hi) - dcdf(lo - 1)
-
-
-def finite_shot_loss(config: Preset, H_hat, theta, rho, mu, penalty: float = 10.0, shots: int = 1024):
-    """Expected Eq. (18) loss of the floor-decoded assignment at ``shots`` shots, and its gradient.
-
-    Algorithm 1 decodes :math:`\\hat o_m = \\lfloor o_m N_{user}\\rfloor` from measured
-    outputs. With :math:`S` shots, :math:`o_m = C_m/S`; the expectation over the shot
-    noise, :math:`\\mathbb E[\\hat L](\\theta) = \\sum_a \\hat L(a) P_\\theta(a)`, is smooth in
-    :math:`\\theta` (unlike the loss at exact probabilities, which is piecewise constant).
-
-    Needs readout bits that are independent (true for the literal circuit at the book's
-    reading, where the last layer's qubits share no gate after the CX; checked).
-
-    Parameters
-    ----------
-    config : cfmimo.config.Preset
-    H_hat : array_like, complex, shape ``(n, n_ap, n_user, n_tx)``
-    theta : array_like, shape ``(n, n_weights)`` (Qiskit convention)
-    rho, mu, penalty : float
-        An unserved user's rate is ``-penalty``.
-    shots : int
-
-    Returns
-    -------
-    loss : ndarray, shape ``(n,)``
-        :math:`\\mathbb E[\\hat L]`.
-    grad : ndarray, shape ``(n, n_weights)``
-        Its exact gradient (chain rule through :func:`bin_probabilities` and the adjoint
-        marginal gradients of :func:`cfmimo.engine.exact_vjp`).
-    """
-    H_hat = _channels(H_hat)
-    theta = np.asarray(theta, dtype=np.float64)
-    n, n_ap, n_user = H_hat.shape[:3]
-    if theta.shape != (n, qnn.n_weights(config, "paper")):
-        raise ValueError(f"theta must have shape ({n}, {qnn.n_weights(config, 'paper')}), got {theta.shape}")
-    x = qnn.encode_angles(H_hat)
-    probs = engine.exact_probabilities(config, "paper", x, theta)  # (n, 2**n_ap)
-    bits = (np.arange(probs.shape[-1])[:, None] >> np.arange(n_ap)) & 1  # (2**n_ap, n_ap)
-    marg = probs @ bits  # (n, n_ap)
-    product = np.prod(np.where(bits[None] == 1, marg[:, None, :], 1.0 - marg[:, None, :]), axis=-1)
-    if np.max(np.abs(product - probs)) > 1e-9:
-        raise ValueError("the readout bits are correlated at this configuration; finite_shot_loss needs independent bits")
-    dmarg = np.stack([engine.exact_vjp(config, "paper", x, theta, bits[:, m].astype(float))[1] for m in range(n_ap)], axis=1)
-    losses, _ = eq18_losses(H_hat, rho, mu, -penalty)  # (n, A), A = K**M, AP 0 slowest
-    table = losses.reshape((n,) + (n_user,) * n_ap)
-    pk, dpk = bin_probabilities(marg, shots, n_user)  # (n, M, K)
-    letters = "abcdefghij"[:n_ap]
-    expected = np.einsum(f"z{letters}," + ",".join(f"z{c}" for c in letters) + "->z", table, *[pk[:, m] for m in range(n_ap)])
-    dloss_dp = np.empty((n, n_ap))
-    for m in range(n_ap):
-        factors = [dpk[:, j] if j == m else pk[:, j] for j in range(n_ap)]
-        dloss_dp[:, m] = np.einsum(f"z{letters}," + ",".join(f"z{c}" for c in letters) + "->z", table, *factors)
-    grad = np.einsum("zm,zmj->zj", dloss_dp, dmarg)
-    return expected, grad

@@ -15,8 +15,8 @@ Public API (every other module and the notebooks use only these names)
   backward pass that carries the cotangents of all outputs at once.
 * Thin wrappers kept for the rest of the project: :func:`exact_probabilities`,
   :func:`exact_outputs`, :func:`exact_vjp` (``config, variant`` instead of a program),
-  :func:`sampler_probabilities` (Aer ``SamplerV2``), :func:`gradient_timings`,
-  :func:`input_sensitivity`.
+  :func:`sampler_probabilities` (Aer ``SamplerV2``), :func:`gradient_timings`
+  (claim 1's :func:`cfmimo.claims.input_sensitivity` runs on :func:`exact_outputs`).
 
 Gate angles
 -----------
@@ -98,7 +98,6 @@ __all__ = [
     "exact_vjp",
     "sampler_probabilities",
     "gradient_timings",
-    "input_sensitivity",
 ]
 
 #: Default bound, in bytes, on the engine's working set for one chunk of a batch.
@@ -1460,33 +1459,3 @@ def gradient_timings(config: Preset, variant="paper", *, shots: int = 1024, repe
     for key in ("sampler_loop", "sampler_array", "estimator_array"):
         out[f"{key}_ratio"] = out[f"{key}_s"] / out["exact_s"]
     return out
-
-
-def input_sensitivity(config: Preset, variant, *, n_samples: int = 32, eps: float = 1e-4, rng=0) -> np.ndarray:
-    """Largest finite-difference sensitivity of each readout to each input angle.
-
-    For ``n_samples`` random inputs :math:`x \\sim \\mathcal U(0, \\pi)` and weights
-    :math:`\\theta \\sim \\mathcal U(0, 2\\pi)` (uniform, so that a near-identity start
-    does not hide couplings), the central difference
-    :math:`|o(x + \\epsilon e_i) - o(x - \\epsilon e_i)| / 2\\epsilon` of every readout
-    (:func:`cfmimo.qnn.outputs_from_probabilities`, flattened) is computed in one
-    exact-engine call, and its maximum over the samples is returned.
-
-    Returns
-    -------
-    ndarray, shape ``(n_outputs, n_inputs)``
-        ``paper``: ``n_outputs = n_ap``; ``reupload``: ``n_ap * n_user`` (AP-major).
-        An entry at round-off level (about ``1e-12``) means "does not depend".
-    """
-    program = program_for(config, variant)
-    n_samples = check_count("n_samples", n_samples, 1)
-    rng = np.random.default_rng(rng)
-    n_in, n_w = program.n_inputs, program.n_weights
-    x = rng.uniform(0, np.pi, (n_samples, 1, n_in))
-    theta = rng.uniform(0, 2 * np.pi, (n_samples, 1, n_w))
-    step = eps * np.eye(n_in)
-    xs = np.concatenate([x + step, x - step], axis=1)  # (n, 2 n_in, n_in)
-    o = exact_outputs(config, variant, xs, theta)
-    o = o.reshape(o.shape[:2] + (-1,))  # (n, 2 n_in, n_out)
-    diff = np.abs(o[:, :n_in] - o[:, n_in:]) / (2 * eps)  # (n, n_in, n_out)
-    return diff.max(axis=0).T

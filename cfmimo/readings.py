@@ -37,7 +37,6 @@ in cell-free MIMO systems", 2022: Eq. (13)-(15), (19), (22), (23).
 
 from __future__ import annotations
 
-import itertools
 import math
 from typing import NamedTuple
 
@@ -46,7 +45,7 @@ from qiskit.circuit import ParameterVector, QuantumCircuit
 from qiskit_aer.primitives import EstimatorV2
 
 from ._validation import check_count
-from .bounds import MCEstimate, encoding_transforms, frequency, mc_estimate
+from .gradients import frequency
 from .config import Preset
 
 __all__ = [
@@ -60,12 +59,8 @@ __all__ = [
     "literal_outputs",
     "parity_cost",
     "parity_gradient",
+    "literal_dims",
     "output_jacobian",
-    "input_dependence_table",
-    "encoding_invariance",
-    "jacobian_ranks",
-    "expected_sq_gradient_norm",
-    "lemma2_closed_form",
 ]
 
 CX_DIRECTIONS = ("forward", "backward")
@@ -91,7 +86,12 @@ def _check_choice(name, value, allowed):
     return value
 
 
-def _dims(config: Preset, n_layer):
+def literal_dims(config: Preset, n_layer: int | None = None) -> tuple[int, int, int, int]:
+    """``(n_ap, n_user, n_layer, n_neuron)`` of the literal circuit for ``config``.
+
+    ``n_layer`` overrides ``config.training.n_layer``; ``n_neuron`` is
+    ``config.training.n_neuron`` or, when that is ``None``, ``n_ap``.
+    """
     if not isinstance(config, Preset):
         raise TypeError(f"config must be a cfmimo.config.Preset, got {type(config).__name__}")
     n_layer = config.training.n_layer if n_layer is None else check_count("n_layer", n_layer, 1)
@@ -130,7 +130,7 @@ def build_literal_circuit(
         (``n_layer * n_neuron``, weight ``theta[l * n_neuron + n]`` on qubit
         ``l * n_neuron + n``), as in :func:`cfmimo.qnn.build_circuit`; no measurements.
     """
-    n_ap, n_user, n_layer, n_neuron = _dims(config, n_layer)
+    n_ap, n_user, n_layer, n_neuron = literal_dims(config, n_layer)
     _check_choice("cx_direction", cx_direction, CX_DIRECTIONS)
     _check_choice("readout", readout, READOUTS)
     _check_choice("encoding", encoding, ENCODINGS)
@@ -337,180 +337,3 @@ def output_jacobian(config: Preset, x, theta, **reading) -> np.ndarray:
     theta = np.asarray(theta, dtype=np.float64)[..., None, :]
     o = literal_outputs(config, pts, theta, **reading)  # (2, ..., n_in, n_ap)
     return np.swapaxes(0.5 * (o[0] - o[1]), -1, -2)
-
-
-def input_dependence_table(config: Preset, x, *, n_theta: int = 5, rng=None, n_layers=(1, 2, 3), tol: float = 1e-9) -> list[dict]:
-    """Which outputs depend on the input, for every reading of the layer structure (claim 1).
-
-    For each ``n_layer`` in ``n_layers``, CX direction and readout layer, and for
-    ``n_theta`` uniform weight draws, the spread (standard deviation) of every
-    :math:`o_m` over the inputs ``x``; an output depends on the input when its spread
-    exceeds ``tol`` for some draw.
-
-    Parameters
-    ----------
-    config : cfmimo.config.Preset
-    x : array_like, shape ``(n_inputs >= 2, n_ap * n_user)``
-    n_theta : int
-    rng : int, numpy.random.Generator or None
-    n_layers : sequence of int
-    tol : float
-
-    Returns
-    -------
-    list of dict
-        Keys ``n_layer``, ``cx_direction``, ``readout``, ``spread`` (``(n_ap,)``, the
-        largest over the draws) and ``n_dependent``.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or x.shape[0] < 2:
-        raise ValueError(f"x must have shape (n_inputs >= 2, n_ap * n_user), got {x.shape}")
-    n_theta = check_count("n_theta", n_theta, 1)
-    rng = np.random.default_rng(rng)
-    rows = []
-    for n_layer in n_layers:
-        _, _, _, n_neuron = _dims(config, n_layer)
-        theta = rng.uniform(0.0, 2 * np.pi, (n_theta, 1, n_layer * n_neuron))
-        for cx_direction, readout in itertools.product(CX_DIRECTIONS, READOUTS):
-            o = literal_outputs(config, x[None], theta, n_layer=n_layer, cx_direction=cx_direction, readout=readout)
-            spread = o.std(axis=1).max(axis=0)
-            rows.append(
-                {
-                    "n_layer": int(n_layer),
-                    "cx_direction": cx_direction,
-                    "readout": readout,
-                    "spread": spread,
-                    "n_dependent": int((spread > tol).sum()),
-                }
-            )
-    return rows
-
-
-def encoding_invariance(config: Preset, x, theta, *, encoding: str = "h_once", **reading) -> dict:
-    """Largest output change under input transformations, for one reading of Eq. (14).
-
-    Parameters
-    ----------
-    x : array_like, shape ``(n, n_ap * n_user)``
-    theta : array_like, shape ``(n, n_weights)`` or ``(n_weights,)``
-    encoding : {"h_once", "pairs"}
-
-    Returns
-    -------
-    dict of float
-        ``"sum"``: every AP's angles replaced by (their sum, 0, ..., 0);
-        ``"sign"``: all angles negated; ``"roll_aps"``: the APs' blocks rotated by one
-        (a control that must change the outputs).
-    """
-    x, transformed = encoding_transforms(config, x)
-    o = literal_outputs(config, np.stack([x, *transformed.values()]), theta, encoding=encoding, **reading)
-    return {name: float(np.max(np.abs(o[i + 1] - o[0]))) for i, name in enumerate(transformed)}
-
-
-def jacobian_ranks(config: Preset, x, theta, *, tol: float = 1e-7, **reading) -> dict:
-    """How many input directions reach the readout (claim 2).
-
-    Parameters
-    ----------
-    x : array_like, shape ``(n, n_ap * n_user)``
-    theta : array_like, shape ``(n_w, n_weights)``
-        Weight draws.
-    tol : float
-        Singular values below ``tol`` count as zero.
-
-    Returns
-    -------
-    dict of int
-        ``"per_draw"``: the largest rank of :math:`\\partial o/\\partial x` at one
-        (input, weight) pair (at most ``n_ap``, the number of outputs);
-        ``"over_weights"``: the largest, over the inputs, rank of the Jacobians of all
-        weight draws stacked: the input directions that reach the readout for some
-        weight.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    theta = np.asarray(theta, dtype=np.float64)
-    if x.ndim != 2 or theta.ndim != 2:
-        raise ValueError(f"x and theta must be 2-D (n, n_in) and (n_w, n_weights), got {x.shape}, {theta.shape}")
-    jac = output_jacobian(config, x[:, None, :], theta[None], **reading)  # (n, n_w, n_ap, n_in)
-    per_draw = np.linalg.matrix_rank(jac, tol=tol).max()
-    stacked = jac.reshape(jac.shape[0], -1, jac.shape[-1])
-    over = np.linalg.matrix_rank(stacked, tol=tol).max()
-    return {"per_draw": int(per_draw), "over_weights": int(over)}
-
-
-def expected_sq_gradient_norm(
-    config: Preset, x, n_samples: int = 500, rng=None, *, sigma: str = "readout", convention: str = "qiskit",
-    level: float = 0.95, **reading
-) -> MCEstimate:
-    """Monte-Carlo :math:`\\mathbb E_{\\theta\\sim U[0,2\\pi)^P}\\|\\nabla_\\theta f\\|^2` of Eq. (23).
-
-    Parameters
-    ----------
-    x : array_like, shape ``(n_ap * n_user,)`` or ``(n_samples, n_ap * n_user)``, or None
-    n_samples : int
-        Weight draws (>= 2).
-    rng : int, numpy.random.Generator or None
-    sigma : {"readout", "all"}
-    convention : {"qiskit", "appendix"}
-    level : float
-    **reading
-        Keyword arguments of :func:`build_literal_circuit`.
-    """
-    n_samples = check_count("n_samples", n_samples, 2)
-    if x is not None:
-        x = np.asarray(x, dtype=np.float64)
-        if x.ndim == 2 and x.shape[0] != n_samples:
-            raise ValueError(f"x has {x.shape[0]} inputs; pass one input or n_samples = {n_samples} inputs")
-    lc = build_literal_circuit(config, **reading)
-    n_w = sum(1 for p in lc.circuit.parameters if p.vector.name == "theta")
-    theta = np.random.default_rng(rng).uniform(0.0, 2 * np.pi, (n_samples, n_w))
-    grad = parity_gradient(config, x, theta, sigma=sigma, convention=convention, **reading)
-    return mc_estimate((grad**2).sum(axis=-1), level)
-
-
-def lemma2_closed_form(config: Preset, x, *, sigma: str = "readout", convention: str = "qiskit") -> np.ndarray:
-    """Closed form of :math:`\\mathbb E_\\theta\\|\\nabla_\\theta f\\|^2` (Eq. 22-23) on the literal circuit.
-
-    For the book's reading (forward CX, last-layer readout, ``h_once`` encoding) with
-    ``N = N_neuron = N_AP`` and :math:`\\varphi_m = \\sum_k x_{m,k}` (AP ``m``'s angle
-    sum; :math:`\\cos\\varphi_m = 1` for the input :math:`|0\\rangle`, ``x=None``):
-
-    * :math:`N_{layer}=1` (both ``sigma``): :math:`\\omega^2 N 2^{-(N+2)}\\prod_m\\cos^2\\varphi_m`;
-    * :math:`N_{layer}=2`, readout qubits: :math:`\\omega^2 (N+1) 2^{-(N+3)}\\cos^2\\varphi_{N}`;
-    * :math:`N_{layer}=2`, all qubits: :math:`\\omega^2 (2N-1) 2^{-(2N+1)}\\prod_{m<N}\\cos^2\\varphi_m`.
-
-    Derivation: the measured Z's are products of independent factors
-    :math:`\\cos\\theta` or :math:`-\\cos\\varphi\\sin\\theta` (the CZs are diagonal and
-    commute with them; the CX maps :math:`Z_t \\to Z_cZ_t` and :math:`Z_cZ_t \\to Z_t`),
-    and a uniform angle gives :math:`\\mathbb E\\cos^2 = \\mathbb E\\sin^2 = 1/2`.
-
-    Parameters
-    ----------
-    config : cfmimo.config.Preset
-        ``n_layer`` in {1, 2}; ``n_neuron`` = ``n_ap``.
-    x : array_like, shape ``(..., n_ap * n_user)``, or None
-    sigma : {"readout", "all"}
-    convention : {"qiskit", "appendix"}
-
-    Returns
-    -------
-    ndarray, shape ``(...)``
-    """
-    n_ap, n_user, n_layer, n_neuron = _dims(config, None)
-    _check_choice("sigma", sigma, SIGMA_QUBITS)
-    if n_layer not in (1, 2) or n_neuron != n_ap:
-        raise ValueError(f"closed form needs n_layer in (1, 2) and n_neuron = n_ap; got n_layer = {n_layer}, n_neuron = {n_neuron}")
-    omega2 = frequency(convention) ** 2
-    if x is None:
-        cos2 = np.ones(n_ap)
-    else:
-        x = np.asarray(x, dtype=np.float64)
-        if x.ndim < 1 or x.shape[-1] != n_ap * n_user:
-            raise ValueError(f"x must have shape (..., {n_ap * n_user}), got {x.shape}")
-        cos2 = np.cos(x.reshape(x.shape[:-1] + (n_ap, n_user)).sum(axis=-1)) ** 2
-    n = n_ap
-    if n_layer == 1:
-        return omega2 * n * 2.0 ** -(n + 2) * np.prod(cos2, axis=-1)
-    if sigma == "readout":
-        return omega2 * (n + 1) * 2.0 ** -(n + 3) * cos2[..., n - 1]
-    return omega2 * (2 * n - 1) * 2.0 ** -(2 * n + 1) * np.prod(cos2[..., : n - 1], axis=-1)

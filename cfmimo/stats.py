@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from scipy import stats as _stats
 
 from ._validation import check_real
 
-__all__ = ["mean_ci", "proportion_ci"]
+__all__ = ["MCEstimate", "mc_estimate", "mean_ci", "proportion_ci"]
+
+
+class MCEstimate(NamedTuple):
+    """A Monte-Carlo estimate: ``mean +- half_width`` at confidence ``level``."""
+
+    mean: np.ndarray | float
+    half_width: np.ndarray | float
+    n_samples: int
+    level: float
 
 
 def mean_ci(x, axis: int = 0, level: float = 0.95):
@@ -55,3 +66,23 @@ def proportion_ci(successes, n, level: float = 0.95):
     centre = (p + z**2 / (2 * n)) / denom
     half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
     return p, centre - half, centre + half
+
+
+def mc_estimate(samples, level: float = 0.95) -> MCEstimate:
+    """Mean and Student-t confidence half-width of i.i.d. samples along axis 0.
+
+    Parameters
+    ----------
+    samples : array_like, shape ``(n, ...)``, ``n >= 2``
+    level : float
+
+    Returns
+    -------
+    MCEstimate
+        Floats for 1-D ``samples``, arrays of shape ``samples.shape[1:]`` otherwise.
+    """
+    samples = np.asarray(samples, dtype=np.float64)
+    mean, half = mean_ci(samples, axis=0, level=level)
+    if np.ndim(mean) == 0:
+        mean, half = float(mean), float(half)
+    return MCEstimate(mean, half, int(samples.shape[0]), float(level))

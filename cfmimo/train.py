@@ -74,6 +74,7 @@ from ._validation import as_channel
 from .baselines import candidate_min_rates, exhaustive
 from .channel import sample_channels
 from .config import Preset, db_to_linear
+from .gradients import shift_gradient
 from .rates import gain_matrix, ideal_capacity, rates_from_gains
 from .weights import TrainResult, cache_key, cache_path, check_weights_path, load_cached, load_weights, save_weights
 
@@ -313,12 +314,8 @@ def algorithm1_runs(config, seeds, method, inits, progress, checkpoint) -> list:
                 L, mr = score(rows, a)
                 loss_sum += L[:, 0]
                 mr_sum += mr[:, 0]
-                diff = L[:, 1 : n_w + 1] - L[:, n_w + 1 :]
                 flat_sum += np.all(L[:, 1:] == L[:, :1], axis=1)
-                if method == "shift":
-                    grad = diff / (2.0 * np.sin(shift))
-                else:
-                    grad = -0.5 * np.sin(shift) * diff
+                grad = shift_gradient(L[:, 1 : n_w + 1], L[:, n_w + 1 :], shift, method)
                 theta = theta - lr * grad
             else:  # rotosolve, one weight at a time
                 for j in range(n_w):

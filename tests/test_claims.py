@@ -1,9 +1,4 @@
-"""Tests of cfmimo.claims: Eq. (18) under both penalty signs, footnote 5 in both indexings,
-the one-qubit expression of Lemma 2, and the finite-shot decoded loss of Algorithm 1.
-
-References: the rate functions of cfmimo.rates called one assignment at a time, hand
-counts, quadrature, finite differences and sampled shots.
-"""
+"""Tests of cfmimo.claims: each claim checked against hand counts, plain loops or Qiskit."""
 
 from __future__ import annotations
 
@@ -11,56 +6,20 @@ import math
 
 import numpy as np
 import pytest
-from scipy.stats import binom
+from qiskit import QuantumCircuit
+from qiskit.circuit import ParameterVector
 
-from cfmimo import bounds, claims, engine, qnn
-from cfmimo.baselines import all_assignments, exhaustive
+from cfmimo import claims, qnn, readings
+from cfmimo.baselines import all_assignments
 from cfmimo.channel import sample_channels
-from cfmimo.config import SMOKE
-from cfmimo.rates import ideal_capacity, loss, user_rates
-
-ZERO = np.array([[1, 0], [0, 0]], dtype=complex)
+from cfmimo.config import PAPER, SMOKE, with_overrides
+from cfmimo.rates import loss, user_rates
 
 
 @pytest.fixture(scope="module")
 def channels():
     return sample_channels(SMOKE.system, 8, rng=11)
 
-
-# ----------------------------------------------------- Eq. (18) and footnote 2
-
-
-def test_eq18_both_signs_against_rates_loop(channels):
-    _, H_hat = channels
-    cand = all_assignments(4, 3)
-    for unserved_rate in (10.0, -10.0):
-        losses, unserved = claims.eq18_losses(H_hat, 10.0, 0.1, unserved_rate)
-        cap = ideal_capacity(H_hat, 10.0)
-        for i in (0, 7):
-            for j in (0, 13, 40, 80):
-                rates = user_rates(H_hat[i], H_hat[i], cand[j], 10.0, 0.1, 0.0)
-                served = np.isin(np.arange(3), cand[j])
-                rates = np.where(served, rates, unserved_rate)
-                assert losses[i, j] == pytest.approx((1 - rates.min() / cap[i]) ** 2)
-    assert unserved.sum() == 45  # 81 minus the 36 surjections of 4 APs onto 3 users
-
-
-def test_eq18_in_range_only_with_literal_sign(channels):
-    _, H_hat = channels
-    lit, unserved = claims.eq18_losses(H_hat, 10.0, 0.1, +10.0)
-    intended, _ = claims.eq18_losses(H_hat, 10.0, 0.1, -10.0)
-    assert lit.min() >= 0 and lit.max() <= 1  # min rate in [0, 2C]
-    assert np.all(intended[:, unserved] > 1)  # (1 + 10 / C)^2
-    assert np.all(intended[:, ~unserved] <= 1)
-
-
-def test_max_min_optimum_both_signs(channels):
-    _, H_hat = channels
-    best, leaves = claims.max_min_optimum(H_hat, 10.0, 0.1, -10.0)
-    np.testing.assert_array_equal(best, exhaustive(H_hat, 10.0, 0.1, 10.0))
-    assert not leaves.any()
-    _, leaves_lit = claims.max_min_optimum(H_hat, 10.0, 0.1, +10.0)
-    assert leaves_lit.any()
 
 
 def test_constant_policy_table(channels):
@@ -92,104 +51,6 @@ def test_floor_decoder_dead_share_by_hand():
 # ------------------------------------------------------------- Lemma 2, one qubit
 
 
-@pytest.mark.parametrize("convention", bounds.CONVENTIONS)
-def test_intended_one_qubit_bound_matches_quadrature(convention):
-    states = bounds.random_density_matrices(1, 20, rng=4)
-    np.testing.assert_allclose(claims.one_qubit_intended_bound(states, convention),
-                               bounds.one_qubit_expected_sq_derivative_quadrature(states, convention), atol=1e-14)
-
-
-def test_intended_one_qubit_bound_hand_values():
-    # |0>: Tr[X x] = 0, Tr[Z x] = 1 -> 1/8 (Qiskit) and 1/2 (appendix): (31) holds only for the latter
-    assert float(claims.one_qubit_intended_bound(ZERO, "qiskit")) == pytest.approx(1 / 8)
-    assert float(claims.one_qubit_intended_bound(ZERO, "appendix")) == pytest.approx(1 / 2)
-    plus_i = 0.5 * np.array([[1, -1j], [1j, 1]])
-    assert float(claims.one_qubit_intended_bound(plus_i, "appendix")) == pytest.approx(0.0, abs=1e-15)
-
-
-def test_uniform_phase_share_below_quarter_is_one_half():
-    # R_Z(phi) H |0>: (omega^2 / 8) cos^2 phi < 1/4 iff cos^2 phi < 1/2 with omega = 2
-    phi = 2 * np.pi * (np.arange(4000) + 0.5) / 4000
-    values = bounds.one_qubit_expected_sq_derivative(bounds.encoded_state(phi[:, None]), "appendix")
-    assert np.mean(values < 0.25) == pytest.approx(0.5, abs=1e-3)
-
-
-# ----------------------------------------------------- Algorithm 1, finite shots
-
-
-@pytest.mark.parametrize("p", [0.0, 0.1, 0.33, 0.5, 0.97, 1.0])
-def test_bin_probabilities_against_enumeration(p):
-    shots, n_user = 30, 3
-    prob, dprob = claims.bin_probabilities(np.array([p]), shots, n_user)
-    counts = np.arange(shots + 1)
-    decoded = np.minimum(np.floor(counts / shots * n_user), n_user - 1).astype(int)
-    pmf = binom.pmf(counts, shots, p)
-    want = np.array([pmf[decoded == k].sum() for k in range(n_user)])
-    np.testing.assert_allclose(prob[0], want, atol=1e-12)
-    if 0.0 < p < 1.0:
-        h = 1e-6
-        fd = (claims.bin_probabilities(np.array([p + h]), shots, n_user)[0] - claims.bin_probabilities(np.array([p - h]), shots, n_user)[0]) / (2 * h)
-        np.testing.assert_allclose(dprob[0], fd[0], atol=1e-5)
-
-
-@pytest.fixture(scope="module")
-def shot_setup(channels):
-    _, H_hat = channels
-    theta = np.random.default_rng(6).uniform(0, 2 * np.pi, (len(H_hat), qnn.n_weights(SMOKE, "paper")))
-    return H_hat, theta
-
-
-def test_finite_shot_gradient_matches_finite_difference(shot_setup):
-    H_hat, theta = shot_setup
-    _, grad = claims.finite_shot_loss(SMOKE, H_hat, theta, 10.0, 0.1, 10.0, shots=1024)
-    h = 1e-6
-    for j in (3, 5, 7):
-        step = np.zeros(theta.shape[1])
-        step[j] = h
-        lp, _ = claims.finite_shot_loss(SMOKE, H_hat, theta + step, 10.0, 0.1, 10.0, shots=1024)
-        lm, _ = claims.finite_shot_loss(SMOKE, H_hat, theta - step, 10.0, 0.1, 10.0, shots=1024)
-        np.testing.assert_allclose(grad[:, j], (lp - lm) / (2 * h), atol=1e-6)
-    # the first layer's weights 0..N-2 never reach the last-layer readout (book's reading)
-    np.testing.assert_array_equal(grad[:, :3], 0.0)
-
-
-def test_finite_shot_expected_loss_against_sampled_shots(shot_setup):
-    H_hat, theta = shot_setup
-    shots = 64
-    expected, _ = claims.finite_shot_loss(SMOKE, H_hat[:2], theta[:2], 10.0, 0.1, 10.0, shots=shots)
-    losses, _ = claims.eq18_losses(H_hat[:2], 10.0, 0.1, -10.0)
-    probs = engine.exact_probabilities(SMOKE, "paper", qnn.encode_angles(H_hat[:2]), theta[:2])
-    rng = np.random.default_rng(9)
-    n_rep = 4000
-    for i in range(2):
-        counts = rng.multinomial(shots, probs[i], size=n_rep)  # (n_rep, 16) joint bitstring counts
-        ones = counts @ ((np.arange(16)[:, None] >> np.arange(4)) & 1)  # (n_rep, 4)
-        a = np.minimum(np.floor(ones / shots * 3), 2).astype(int)
-        sampled = losses[i, qnn.assignment_index(a, 3)]
-        mean, hw = sampled.mean(), 4 * sampled.std(ddof=1) / math.sqrt(n_rep)
-        assert abs(mean - expected[i]) < hw + 1e-12
-
-
-def test_per_weight_squared_gradient_estimate_with_uncertainty(channels):
-    """E(dE[L]/dtheta_j)^2 at 1024 shots: two independent samples agree within their CIs."""
-    H_a, _ = channels
-    _, H_b = sample_channels(SMOKE.system, 8, rng=12)
-    ests = []
-    for H_hat, seed in ((np.concatenate([H_a] * 25), 1), (np.concatenate([H_b] * 25), 2)):
-        theta = np.random.default_rng(seed).uniform(0, 2 * np.pi, (len(H_hat), 8))
-        _, grad = claims.finite_shot_loss(SMOKE, H_hat, theta, 10.0, 0.1, 10.0, shots=1024)
-        ests.append(bounds.mc_estimate(grad**2))
-    a, b = ests
-    assert a.n_samples == 200 and np.all(a.half_width[3:] > 0)
-    assert np.all(np.abs(a.mean - b.mean) <= 2 * (a.half_width + b.half_width) + 1e-12)
-
-
-def test_finite_shot_loss_rejects_bad_theta(shot_setup):
-    H_hat, theta = shot_setup
-    with pytest.raises(ValueError, match="theta"):
-        claims.finite_shot_loss(SMOKE, H_hat, theta[:, :3], 10.0, 0.1, 10.0)
-
-
 # ------------------------------------------------------------------------ settings
 
 
@@ -200,3 +61,163 @@ def test_settings_not_given_excludes_what_the_paper_states():
     assert {"n_layer", "n_path", "pathloss_exponent", "csi_error", "n_data"} <= set(chosen)
     assert not set(chosen) & set(claims.PAPER_SETTINGS)
     assert len(claims.STRUCTURAL_CHOICES) == len({c[0] for c in claims.STRUCTURAL_CHOICES})
+
+
+# ------------------------------------------------------------------ small claims
+
+
+def test_eq2_index_set_has_one_element_too_few():
+    np.testing.assert_array_equal(claims.eq2_index_set(2), [0.5])
+    np.testing.assert_array_equal(claims.eq2_index_set(4), [-0.5, 0.5, 1.5])
+    assert claims.eq2_index_set(1).size == 0
+
+
+def test_negative_distance_fraction():
+    exact = claims.negative_distance_fraction(0.1, 0.1)
+    assert exact == pytest.approx(0.5 * math.erfc(0.1 / math.sqrt(0.1) / math.sqrt(2)))
+    mc = claims.negative_distance_fraction(0.1, 0.1, n_samples=200_000, rng=1)
+    assert mc == pytest.approx(exact, abs=0.005)
+    assert mc == claims.negative_distance_fraction(0.1, 0.1, n_samples=200_000, rng=1)
+    with pytest.raises(ValueError, match="distance_variance"):
+        claims.negative_distance_fraction(0.1, 0.0)
+    with pytest.raises(ValueError, match="n_samples"):
+        claims.negative_distance_fraction(0.1, 0.1, n_samples=-1)
+
+
+def test_lemma1_paper_counts_by_hand():
+    c = claims.lemma1_paper_counts(2, 4, 4)
+    assert c["lemma1_connect"] == 1 + 3 + 8
+    assert c["lemma1_total"] == 16
+    assert c["eq13_qubits"] == 8
+    assert (c["eq15_cz"], c["eq15_cx"], c["eq15_ry"]) == (3, 1, 8)
+    with pytest.raises(ValueError, match="n_layer"):
+        claims.lemma1_paper_counts(0, 4, 4)
+
+
+def test_circuit_resources_of_hand_circuit():
+    x, th = ParameterVector("x", 2), ParameterVector("theta", 3)
+    qc = QuantumCircuit(2, 1)
+    qc.h([0, 1])
+    qc.rz(x[0], 0)
+    qc.rz(x[1], 1)
+    qc.ry(th[0], 0)
+    qc.ry(th[1], 1)
+    qc.cz(0, 1)
+    qc.ry(th[2], 1)
+    qc.measure(1, 0)
+    res = claims.circuit_resources(qc)
+    assert (res["qubits"], res["clbits"], res["n_x"], res["n_theta"], res["two_qubit"]) == (2, 1, 2, 3, 1)
+    assert res["ops"]["ry"] == 3 and res["ops"]["h"] == 2
+
+
+
+@pytest.fixture(scope="module")
+def paper_cfg():
+    return PAPER
+
+
+@pytest.fixture(scope="module")
+def one_qubit_cfg():
+    return with_overrides(PAPER, n_ap=1, n_layer=1)
+
+
+def test_lemma1_table_against_hand_counts(paper_cfg):
+    rows = claims.lemma1_table(paper_cfg, "paper", n_layers=(1, 2, 3), n_aps=(2, 4))
+    assert len(rows) == 6
+    for r in rows:
+        L, N = r["n_layer"], r["n_ap"]
+        assert r["built_qubits"] == L * N  # Eq. (13): |0>^{N_layer x N_neuron}
+        assert r["built_ry"] == L * N and r["built_cx"] == L - 1 and r["built_cz"] == (L - 1) * (N - 1)
+        assert r["lemma1_total"] == (L - 1) + (N - 1) + L * N + N
+
+
+def test_input_sensitivity_pattern(paper_cfg):
+    """Paper: only o_0 depends on x, only on the last AP's angles (equally, as they add);
+    reupload: every readout depends on every input."""
+    s = claims.input_sensitivity(paper_cfg, "paper", n_samples=8)
+    assert s.shape == (4, 12)
+    assert np.all(s[0, 9:] > 1e-3)
+    np.testing.assert_allclose(s[0, 9:], s[0, 9], rtol=1e-6)
+    mask = np.ones_like(s, dtype=bool)
+    mask[0, 9:] = False
+    assert np.all(s[mask] < 1e-9)
+    r = claims.input_sensitivity(paper_cfg, "reupload", n_samples=8)
+    assert r.shape == (12, 12) and np.all(r > 1e-4)
+
+
+def test_input_sensitivity_one_layer_reads_each_ap_own_qubit(paper_cfg):
+    # one layer, no CZ or CX: o_m is AP m's encoded qubit, so it sees AP m's angles only
+    s = claims.input_sensitivity(with_overrides(paper_cfg, n_layer=1), "paper", n_samples=8, rng=1)
+    for m in range(4):
+        assert np.all(s[m, 3 * m : 3 * m + 3] > 1e-3)
+        assert np.all(np.delete(s[m], np.s_[3 * m : 3 * m + 3]) < 1e-9)
+    with pytest.raises(ValueError, match="eps"):
+        claims.input_sensitivity(paper_cfg, "paper", eps=0.0)
+
+
+def test_encoding_invariance_and_jacobian(paper_cfg):
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, np.pi, (20, 12))
+    theta = rng.uniform(0, 2 * np.pi, (20, 8))
+    inv = claims.encoding_invariance(paper_cfg, x, theta)
+    assert inv["sum"] < 1e-12 and inv["sign"] < 1e-12 and inv["roll_aps"] > 1e-2
+    jac = readings.output_jacobian(paper_cfg, x[:3], theta[:3])
+    assert jac.shape == (3, 4, 12)
+    # only o_0 depends on the input, through AP 3's angle sum: equal partials in x_9, x_11
+    np.testing.assert_allclose(jac[:, 0, 9], jac[:, 0, 11], atol=1e-8)
+    assert np.all(np.abs(jac[:, 1:, :]) < 1e-9) and np.all(np.abs(jac[:, 0, :9]) < 1e-9)
+
+
+# ------------------------------------------------- claims 1 and 2 under every reading
+
+
+@pytest.fixture(scope="module")
+def cfg2():
+    """2 APs x 2 users: small enough for tensor-grid quadrature."""
+    return with_overrides(SMOKE, n_ap=2, n_user=2)
+
+
+@pytest.fixture(scope="module")
+def inputs():
+    rng = np.random.default_rng(3)
+    return rng.uniform(0, np.pi, (5, 4)), rng.uniform(0, 2 * np.pi, (5, 4))
+
+
+
+def test_input_dependence_counts_derived_by_hand():
+    cfg = SMOKE  # 4 APs x 3 users
+    x = np.random.default_rng(1).uniform(0, np.pi, (12, qnn.n_inputs(cfg)))
+    rows = claims.input_dependence_table(cfg, x, n_theta=3, rng=2)
+    got = {(r["n_layer"], r["cx_direction"], r["readout"]): r["n_dependent"] for r in rows}
+    # N_layer = 1: the encoded qubits are read; forward CX at N_layer = 2: only the CX
+    # target o_0 sees the last AP; backward CX: the measured control's Z is unchanged;
+    # N_layer = 3 last layer: its CX control is a fresh |0> qubit; first layer: every AP.
+    for d in readings.CX_DIRECTIONS:
+        assert got[(1, d, "last")] == got[(1, d, "first")] == 4
+        assert got[(2, d, "first")] == got[(3, d, "first")] == 4
+        assert got[(3, d, "last")] == 0
+    assert got[(2, "forward", "last")] == 1 and got[(2, "backward", "last")] == 0
+    assert len(rows) == 12
+
+
+def test_eq14_h_once_reading_sum_and_sign_invariant(cfg2, inputs):
+    x, theta = inputs
+    inv = claims.encoding_invariance(cfg2, x, theta[:, :2], encoding="h_once", n_layer=1)
+    assert inv["sum"] < 1e-12 and inv["sign"] < 1e-12
+    assert inv["roll_aps"] > 0.05
+
+
+def test_eq14_pairs_reading_not_sum_invariant_but_sign_invariant(cfg2, inputs):
+    x, theta = inputs
+    inv = claims.encoding_invariance(cfg2, x, theta[:, :2], encoding="pairs", n_layer=1)
+    assert inv["sum"] > 0.05  # H R_Z(b) H = R_X(b): the angles no longer add
+    assert inv["sign"] < 1e-12  # every other gate is real: conjugate state, same probabilities
+    assert inv["roll_aps"] > 0.05
+
+
+@pytest.mark.parametrize(("encoding", "per_ap"), [("h_once", 1), ("pairs", 2)])
+def test_jacobian_rank_both_readings(cfg2, inputs, encoding, per_ap):
+    x, theta = inputs
+    ranks = claims.jacobian_ranks(cfg2, x[:3], theta[:4, :2], encoding=encoding, n_layer=1)
+    assert ranks["per_draw"] == 2  # one row per output
+    assert ranks["over_weights"] == per_ap * 2  # cos(phi) per AP, or the Bloch x and z per AP

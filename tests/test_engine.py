@@ -127,20 +127,6 @@ def test_bad_inputs():
         engine.exact_vjp(PAPER, "paper", x, theta, np.ones(15))
 
 
-def test_input_sensitivity_pattern():
-    """Paper: only o_0 depends on x, only on the last AP's angles (equally, as they add);
-    reupload: every readout depends on every input."""
-    s = engine.input_sensitivity(PAPER, "paper", n_samples=8)
-    assert s.shape == (4, 12)
-    assert np.all(s[0, 9:] > 1e-3)
-    np.testing.assert_allclose(s[0, 9:], s[0, 9], rtol=1e-6)
-    mask = np.ones_like(s, dtype=bool)
-    mask[0, 9:] = False
-    assert np.all(s[mask] < 1e-9)
-    r = engine.input_sensitivity(PAPER, "reupload", n_samples=8)
-    assert r.shape == (12, 12) and np.all(r > 1e-4)
-
-
 # ---------------------------------------------------------------------------------------
 # the public API on arbitrary circuits (product angles, light cones, memory)
 # ---------------------------------------------------------------------------------------
