@@ -87,6 +87,10 @@ def settings_not_given() -> list[str]:
     Every field of :class:`~cfmimo.config.SystemConfig` and
     :class:`~cfmimo.config.TrainingConfig`, plus ``n_trials`` and ``distance_means``,
     minus those of :data:`PAPER_SETTINGS`.
+
+    References
+    ----------
+    Narottama & Duong (2022), Table II.
     """
     fields = [f for cls in (SystemConfig, TrainingConfig) for f in config_fields(cls)]
     fields += ["n_trials", "distance_means"]
@@ -104,6 +108,10 @@ def eq2_index_set(n_tx: int) -> np.ndarray:
     :math:`\\{n - 0.5(N_{Tx}-1)\\}_{n\\in\\{1,\\dots,N_{Tx}-1\\}}`: ``n_tx - 1`` elements
     for a steering vector that must have ``n_tx`` (compare
     :func:`cfmimo.channel.antenna_positions`).
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (2).
     """
     n_tx = check_count("n_tx", n_tx, 1)
     return np.arange(1, n_tx, dtype=np.float64) - 0.5 * (n_tx - 1)
@@ -120,6 +128,10 @@ def negative_distance_fraction(distance_mean, distance_variance, n_samples: int 
         0 returns the exact value :math:`\\Phi(-\\mu_d/\\sigma_d)`; otherwise a
         Monte-Carlo share from ``n_samples`` untruncated draws.
     rng : int, numpy.random.Generator or None
+
+    References
+    ----------
+    Narottama & Duong (2022), Table II.
     """
     mean = check_real("distance_mean", distance_mean, 1e-12, 1e6)
     var = check_real("distance_variance", distance_variance, 1e-12, 1e6)
@@ -149,6 +161,10 @@ def lemma1_paper_counts(n_layer: int, n_neuron: int, n_ap: int) -> dict:
         (the register that Eq. 13 prepares); ``eq15_cz``: :math:`(N_{layer}-1)(N_{neuron}-1)`,
         ``eq15_cx``: :math:`N_{layer}-1`, ``eq15_ry``: :math:`N_{layer}N_{neuron}`
         (gates of Eq. 15 as printed).
+
+    References
+    ----------
+    Narottama & Duong (2022), Lemma 1; Eq. (13); Eq. (15).
     """
     n_layer = check_count("n_layer", n_layer)
     n_neuron = check_count("n_neuron", n_neuron)
@@ -174,6 +190,10 @@ def circuit_resources(circuit) -> dict:
         ``qubits``, ``clbits``, ``n_x``/``n_theta`` (sizes of the parameter vectors
         named ``x`` and ``theta``), ``depth``, ``two_qubit`` (gates on two qubits) and
         ``ops`` (``{name: count}``, measurements and barriers included).
+
+    References
+    ----------
+    Narottama & Duong (2022), Lemma 1.
     """
     n_x = sum(1 for p in circuit.parameters if p.name.startswith("x["))
     n_theta = sum(1 for p in circuit.parameters if p.name.startswith("theta["))
@@ -208,6 +228,10 @@ def lemma1_table(base, variant: str = "paper", n_layers=(1, 2, 3, 4), n_aps=(2, 
         :func:`lemma1_paper_counts` and, prefixed ``built_``, the ``qubits``,
         ``clbits``, ``n_theta``, ``two_qubit`` and the ``cx``/``cz``/``ry``/``rz``/``h``
         counts of the built circuit.
+
+    References
+    ----------
+    Narottama & Duong (2022), Lemma 1; Eq. (13); Eq. (15).
     """
     rows = []
     for n_layer in n_layers:
@@ -245,6 +269,10 @@ def input_sensitivity(config: Preset, variant, *, n_samples: int = 32, eps: floa
     ndarray, shape ``(n_outputs, n_inputs)``
         ``paper``: ``n_outputs = n_ap``; ``reupload``: ``n_ap * n_user`` (AP-major).
         An entry at round-off level (about ``1e-12``) means "does not depend".
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (14); Eq. (15).
     """
     program = program_for(config, variant)
     n_samples = check_count("n_samples", n_samples, 1)
@@ -283,6 +311,10 @@ def input_dependence_table(config: Preset, x, *, n_theta: int = 5, rng=None, n_l
     list of dict
         Keys ``n_layer``, ``cx_direction``, ``readout``, ``spread`` (``(n_ap,)``, the
         largest over the draws) and ``n_dependent``.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (13); Eq. (14); Eq. (15).
     """
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 2:
@@ -327,6 +359,10 @@ def constant_policy_table(H, H_hat, rho_grid, train_rho, mu, penalty: float = 10
         gets 0) of each fixed assignment, scored on ``H`` with precoders from ``H_hat``;
         ``"loss"``: ``(A,)`` mean Eq. (11) loss :math:`(C - \\min_k R_k)^2` on ``H_hat``
         at ``train_rho`` (an unserved user's rate is ``-penalty``).
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (5); Eq. (11); Fig. 3.
     """
     rho_grid = np.asarray(rho_grid, dtype=np.float64)
     sum_rate = np.stack([candidate_user_rates(H_hat, r, mu, 0.0, H=H, reduce="sum").mean(axis=0) for r in rho_grid])
@@ -381,6 +417,10 @@ def encoding_invariance(config: Preset, x, theta, *, encoding: str = "h_once", *
         ``"sum"``: every AP's angles replaced by (their sum, 0, ..., 0);
         ``"sign"``: all angles negated; ``"roll_aps"``: the APs' blocks rotated by one
         (a control that must change the outputs).
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (14).
     """
     x, transformed = _encoding_transforms(config, x)
     o = literal_outputs(config, np.stack([x, *transformed.values()]), theta, encoding=encoding, **reading)
@@ -406,6 +446,10 @@ def jacobian_ranks(config: Preset, x, theta, *, tol: float = 1e-7, **reading) ->
         ``"over_weights"``: the largest, over the inputs, rank of the Jacobians of all
         weight draws stacked: the input directions that reach the readout for some
         weight.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (14).
     """
     x = np.asarray(x, dtype=np.float64)
     theta = np.asarray(theta, dtype=np.float64)
@@ -440,6 +484,10 @@ def floor_decoder_dead_share(o, n_user: int, first_user: int) -> float:
     Returns
     -------
     float
+
+    References
+    ----------
+    Narottama & Duong (2022), footnote 5.
     """
     n_user = check_count("n_user", n_user)
     if first_user not in (0, 1):

@@ -66,6 +66,10 @@ def candidate_user_rates(H_hat, rho, mu, unserved_rate: float, *, H=None, reduce
     -------
     ndarray, shape ``(n, n_user ** n_ap)``
         Columns in the order of :func:`cfmimo.baselines.all_assignments`.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (5); footnote 2.
     """
     H_hat = check_channels(H_hat)
     H = H_hat if H is None else check_channels(H)
@@ -102,6 +106,10 @@ def max_min_optimum(H_hat, rho, mu, unserved_rate: float):
         Max-min optimal assignment (first in lexicographic order on ties).
     leaves_unserved : ndarray of bool, shape ``(n,)``
         Whether that optimum leaves a user without an AP.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (7); footnote 2.
     """
     H_hat = check_channels(H_hat)
     n_ap, n_user = H_hat.shape[1:3]
@@ -126,6 +134,10 @@ def eq18_losses(H_hat, rho, mu, unserved_rate: float):
     -------
     losses : ndarray, shape ``(n, n_user ** n_ap)``
     leaves_unserved : ndarray of bool, shape ``(n_user ** n_ap,)``
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (18); footnote 2.
     """
     H_hat = check_channels(H_hat)
     capacity = ideal_capacity(H_hat, rho)
@@ -152,6 +164,10 @@ def floor_loss(config, variant: str, H_hat, theta, rho, mu, penalty: float = 10.
     ndarray, shape ``(...)``
         Piecewise constant in ``theta``: the decoded assignment only changes where an
         output crosses a bin edge of :math:`\\lfloor o_m N_{user} \\rfloor`.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (18); Algorithm 1.
     """
     H_hat = np.asarray(H_hat)
     x, theta = circuit_inputs(config, variant, qnn.encode_angles(H_hat), theta, "qiskit")
@@ -172,6 +188,10 @@ def floor_loss_gradients(
         ``"eq17"``: Eq. (17) as printed with ``shift``; ``"shift_rule"``: the textbook
         rule (Qiskit convention) with ``shift``; ``"central"``: central difference with
         ``step`` (the exact derivative is 0 wherever no output sits on a bin edge).
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (17); Eq. (18); Algorithm 1.
     """
     H_hat = np.asarray(H_hat)
 
@@ -201,6 +221,10 @@ def bin_probabilities(p, shots: int, n_user: int):
     prob : ndarray, shape ``(..., n_user)``
     dprob_dp : ndarray, shape ``(..., n_user)``
         Exact derivative, from :math:`\\partial_p F(c; S, p) = -S\\,\\mathrm{pmf}(c; S-1, p)`.
+
+    References
+    ----------
+    Narottama & Duong (2022), Algorithm 1.
     """
     shots = check_count("shots", shots)
     n_user = check_count("n_user", n_user)
@@ -246,6 +270,10 @@ def finite_shot_loss(config: Preset, H_hat, theta, rho, mu, penalty: float = 10.
     grad : ndarray, shape ``(n, n_weights)``
         Its exact gradient (chain rule through :func:`bin_probabilities` and the adjoint
         marginal gradients of :func:`cfmimo.engine.exact_vjp`).
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (18); Algorithm 1.
     """
     H_hat = check_channels(H_hat)
     theta = np.asarray(theta, dtype=np.float64)

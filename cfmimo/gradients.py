@@ -59,7 +59,6 @@ PAULI = {
 """The Pauli matrices (read-only by convention)."""
 
 
-
 def _check_convention(convention) -> str:
     if convention not in CONVENTIONS:
         raise ValueError(f"convention = {convention!r} is unknown; allowed: {list(CONVENTIONS)}")
@@ -70,30 +69,40 @@ def frequency(convention: str) -> float:
     """Frequency :math:`\\omega` of an expectation value in one rotation angle.
 
     ``"qiskit"`` (:math:`e^{-i\\theta Y/2}`): 1; ``"appendix"`` (:math:`e^{-i\\theta Y}`): 2.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (30).
     """
     return {"qiskit": 1.0, "appendix": 2.0}[_check_convention(convention)]
 
 
-
 def ry_matrix(theta, convention: str = "qiskit") -> np.ndarray:
-    """:math:`R_y(\\theta) = \\cos(\\omega\\theta/2) I - i\\sin(\\omega\\theta/2) Y`, shape ``(..., 2, 2)``."""
+    """:math:`R_y(\\theta) = \\cos(\\omega\\theta/2) I - i\\sin(\\omega\\theta/2) Y`, shape ``(..., 2, 2)``.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (15); Eq. (30).
+    """
     omega = frequency(convention)
     half = 0.5 * omega * np.asarray(theta, dtype=np.float64)[..., None, None]
     return np.cos(half) * PAULI["I"] - 1j * np.sin(half) * PAULI["Y"]
 
 
 def ry_matrix_derivative(theta, convention: str = "qiskit") -> np.ndarray:
-    """:math:`dR_y/d\\theta = (\\omega/2)(-\\sin(\\omega\\theta/2) I - i\\cos(\\omega\\theta/2) Y)`."""
+    """:math:`dR_y/d\\theta = (\\omega/2)(-\\sin(\\omega\\theta/2) I - i\\cos(\\omega\\theta/2) Y)`.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (25); Eq. (27).
+    """
     omega = frequency(convention)
     half = 0.5 * omega * np.asarray(theta, dtype=np.float64)[..., None, None]
     return 0.5 * omega * (-np.sin(half) * PAULI["I"] - 1j * np.cos(half) * PAULI["Y"])
 
 
-
 def _check_shift(shift) -> float:
     return check_real("shift", shift, 1e-12, math.pi)
-
-
 
 
 SHIFT_METHODS = ("shift", "printed")
@@ -191,6 +200,10 @@ def eq17_gradient(f: Callable, theta, shift: float, reading: str = "product") ->
     ndarray, shape ``(..., P)``
         Equals ``eq17_factor(shift, convention, reading)`` times the exact derivative
         when ``f`` depends on each angle through one rotation of the given convention.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (17).
     """
     shift = _check_shift(shift)
     coef = _eq17_coefficient(shift, _check_reading(reading))
@@ -221,6 +234,10 @@ def parameter_shift_gradient(f: Callable, theta, shift: float = math.pi / 2, con
     ValueError
         If :math:`\\sin(\\omega s) = 0` (e.g. ``shift = pi/2`` in the appendix
         convention: both shifted circuits then give the same value).
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (17).
     """
     shift = _check_shift(shift)
     omega = frequency(convention)
@@ -248,6 +265,10 @@ def central_difference_gradient(f: Callable, theta, step: float = 1e-5) -> np.nd
     Returns
     -------
     ndarray, shape ``(..., P)``
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (17).
     """
     step = check_real("step", step, 1e-12, 0.1)
     plus, minus = _shifted_values(f, theta, step)
@@ -267,6 +288,10 @@ def eq17_factor(shift: float, convention: str, reading: str = "product") -> floa
       :math:`-\\sqrt2/2` at :math:`\\pi/4`.
 
     Negative (or zero) in every case: the difference has the wrong sign.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (17).
     """
     shift = _check_shift(shift)
     omega = frequency(convention)
@@ -280,6 +305,10 @@ def eq25_factor(shift: float, convention: str) -> float:
     :math:`-(2/\\omega)\\sin(\\omega s/2)`, negative for every shift in ``(0, pi]``:
     Eq. (25) is never the derivative of the gate (at the printed :math:`s=\\pi/4` it is
     :math:`-\\sqrt2/2` times it in the appendix convention).
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (25).
     """
     shift = _check_shift(shift)
     omega = frequency(convention)
@@ -287,7 +316,12 @@ def eq25_factor(shift: float, convention: str) -> float:
 
 
 def eq25_matrix(theta, shift: float, convention: str) -> np.ndarray:
-    """Eq. (25) as printed: :math:`\\tfrac12[R_y(\\theta-s) - R_y(\\theta+s)]`, shape ``(..., 2, 2)``."""
+    """Eq. (25) as printed: :math:`\\tfrac12[R_y(\\theta-s) - R_y(\\theta+s)]`, shape ``(..., 2, 2)``.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (25).
+    """
     shift = _check_shift(shift)
     theta = np.asarray(theta, dtype=np.float64)
     return 0.5 * (ry_matrix(theta - shift, convention) - ry_matrix(theta + shift, convention))
@@ -317,6 +351,10 @@ def eq17_table(f_by_convention: dict, exact_by_convention: dict, theta, shifts=(
         rule / exact; NaN where the textbook rule is undefined), ``measured`` (least-
         squares slope of the rule's values on the exact derivative), ``max_abs_error``
         (largest ``|rule - factor * exact|``) and ``max_abs_value``.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (17); Table II.
     """
     rows = []
     for convention, f in f_by_convention.items():
@@ -367,4 +405,3 @@ def eq17_table(f_by_convention: dict, exact_by_convention: dict, theta, shifts=(
             }
         )
     return rows
-

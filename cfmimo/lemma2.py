@@ -81,6 +81,10 @@ def encoded_state(angles) -> np.ndarray:
         Computed as the product of the gate matrices :math:`R_Z(x) = \\mathrm{diag}
         (e^{-ix/2}, e^{ix/2})` applied one after another (no use of the fact that they
         commute, which is what claim 2 tests).
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (14).
     """
     angles = np.asarray(angles, dtype=np.float64)
     if angles.ndim < 1 or angles.shape[-1] < 1:
@@ -103,6 +107,10 @@ def one_qubit_cost(theta, rho, convention: str = "qiskit") -> np.ndarray:
     """Eq. (26): :math:`f = 1/2 - 1/2\\,\\mathrm{Tr}[Z R_y(\\theta) \\rho R_y(\\theta)^\\dagger]`.
 
     ``theta`` ``(...)`` and ``rho`` ``(..., 2, 2)`` broadcast; returns ``(...)``.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (26).
     """
     theta, rho = _bcast_theta_rho(theta, rho)
     r = ry_matrix(theta, convention)
@@ -115,6 +123,10 @@ def one_qubit_derivative(theta, rho, convention: str = "qiskit") -> np.ndarray:
 
     .. math:: \\frac{df}{d\\theta} = -\\tfrac12\\mathrm{Tr}[Z(R'\\rho R^\\dagger + R\\rho R'^\\dagger)]
               = -\\mathrm{Re}\\,\\mathrm{Tr}[Z R'\\rho R^\\dagger]
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (27).
     """
     theta, rho = _bcast_theta_rho(theta, rho)
     r = ry_matrix(theta, convention)
@@ -129,6 +141,10 @@ def eq27_printed(theta, rho, convention: str = "qiskit") -> np.ndarray:
     It drops the factor -1/2 and the second product-rule term; for a real rotation
     generator the two omissions cancel up to sign, so its square equals
     :math:`(df/d\\theta)^2`.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (27).
     """
     theta, rho = _bcast_theta_rho(theta, rho)
     r = ry_matrix(theta, convention)
@@ -151,6 +167,10 @@ def one_qubit_expected_sq_derivative(rho, convention: str = "qiskit") -> np.ndar
     Returns
     -------
     ndarray, shape ``(...)``
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (28); Eq. (29); Eq. (30).
     """
     omega = frequency(convention)
     r = bloch_vector(rho)
@@ -162,6 +182,10 @@ def one_qubit_expected_sq_derivative_quadrature(rho, convention: str = "qiskit",
 
     Exact (to rounding) for trigonometric polynomials of degree below ``n_grid``; the
     integrand here has degree ``2 * omega``. Returns ``(...)``.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (28).
     """
     n_grid = check_count("n_grid", n_grid, 8)
     rho = _check_qubit_density(rho)
@@ -190,6 +214,10 @@ def one_qubit_expected_sq_derivative_mc(
     -------
     MCEstimate
         ``mean``/``half_width`` of shape ``rho.shape[:-2]`` (floats for one state).
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (28).
     """
     rho = _check_qubit_density(rho)
     n_samples = check_count("n_samples", n_samples, 2)
@@ -219,6 +247,10 @@ def one_qubit_expected_sq_derivative_over_inputs(
     -------
     MCEstimate
         ``n_samples = n``.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (28); Eq. (31).
     """
     rho = _check_qubit_density(rho)
     if rho.ndim != 3 or rho.shape[0] < 2:
@@ -246,6 +278,10 @@ def one_qubit_intended_bound(rho, convention: str = "qiskit") -> np.ndarray:
     Returns
     -------
     ndarray, shape ``(...)``
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (30).
     """
     rho = np.asarray(rho, dtype=np.complex128)
     if rho.ndim < 2 or rho.shape[-2:] != (2, 2):
@@ -261,6 +297,10 @@ def random_density_matrices(n_qubits: int, n: int, rng=None) -> np.ndarray:
     Returns
     -------
     ndarray, complex, shape ``(n, 2**n_qubits, 2**n_qubits)``
+
+    References
+    ----------
+    Narottama & Duong (2022), Lemma 2.
     """
     n_qubits = check_count("n_qubits", n_qubits)
     n = check_count("n", n)
@@ -286,6 +326,10 @@ def lemma2_lower_bound(rho) -> np.ndarray:
     Returns
     -------
     ndarray, shape ``(...)``
+
+    References
+    ----------
+    Narottama & Duong (2022), Lemma 2; Eq. (16); Eq. (19); Eq. (31).
     """
     rho = _check_density(rho)
     d = rho.shape[-1]
@@ -305,6 +349,10 @@ def eq30_printed(rho, n_grid: int = 64) -> np.ndarray:
 
     with the angle averages over ``[0, 2pi)`` computed numerically (3/8, 1/8, 3/8). For a
     state this is 3/4, whereas the last line of Eq. (30) gives 1/4.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (30).
     """
     n_grid = check_count("n_grid", n_grid, 8)
     rho = _check_qubit_density(rho)
@@ -315,4 +363,3 @@ def eq30_printed(rho, n_grid: int = 64) -> np.ndarray:
     tr_zm = np.einsum("ij,...ji->...", z, rho).real
     tr_zmz = np.trace(z @ rho @ z, axis1=-2, axis2=-1).real
     return c4 * tr**2 - sc * tr_zm**2 + sc * tr_zm**2 + s4 * tr_zmz**2
-

@@ -93,6 +93,10 @@ def zero_input_circuit(config, variant: str = "paper"):
     receives such a gate, so the weights act on :math:`|0\\rangle^{\\otimes n}`: the
     :math:`m_{input} = |0\\rangle\\langle 0|` of Lemma 2 (an input the real circuit cannot
     receive, since Eq. 14 always applies H first). Measurements are kept.
+
+    References
+    ----------
+    Narottama & Duong (2022), Lemma 2; Eq. (13); Eq. (15).
     """
     circuit = build_circuit(config, variant)
     encoded = set()
@@ -158,6 +162,10 @@ def readout_parity_cost(config, variant: str, x, theta, convention: str = "qiski
     Returns
     -------
     ndarray, shape ``(...)`` (broadcast of the batch shapes of ``x`` and ``theta``)
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (23).
     """
     if x is None:
         theta = np.asarray(theta, dtype=np.float64)
@@ -189,6 +197,10 @@ def circuit_gradient(config, variant: str, x, theta, convention: str = "qiskit")
     Returns
     -------
     ndarray, shape ``(..., n_weights)``
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (17); Eq. (23).
     """
     _check_one_rotation_per_weight(build_circuit(config, variant))
     omega = frequency(convention)
@@ -244,6 +256,10 @@ def expected_sq_gradient_norm(
     MCEstimate
         Mean, CI half-width, ``n_samples`` and ``level`` (per-sample gradients:
         :func:`circuit_gradient`).
+
+    References
+    ----------
+    Narottama & Duong (2022), Lemma 2; Eq. (19); Eq. (22); Eq. (23).
     """
     return _sq_norm_estimate(
         lambda x, theta: circuit_gradient(config, variant, x, theta, convention),
@@ -273,6 +289,10 @@ def literal_expected_sq_gradient_norm(
     -------
     MCEstimate
         Per-sample gradients: :func:`cfmimo.readings.parity_gradient`.
+
+    References
+    ----------
+    Narottama & Duong (2022), Lemma 2; Eq. (19); Eq. (22); Eq. (23).
     """
     lc = build_literal_circuit(config, **reading)
     n_w = sum(1 for p in lc.circuit.parameters if p.vector.name == "theta")
@@ -309,6 +329,10 @@ def lemma2_closed_form(config: Preset, x, *, sigma: str = "readout", convention:
     Returns
     -------
     ndarray, shape ``(...)``
+
+    References
+    ----------
+    Narottama & Duong (2022), Lemma 2; Eq. (22); Eq. (23).
     """
     n_ap, n_user, n_layer, n_neuron = literal_dims(config)
     if sigma not in SIGMA_QUBITS:

@@ -2,8 +2,8 @@
 
 The paper leaves several structural choices open, and some verdicts of the errata depend
 on them. :func:`cfmimo.qnn.build_circuit` fixes one reading (the book's); this module builds
-the others and evaluates them on the Qiskit stack, so that notebook 03 can give each
-verdict under each reading:
+the others and evaluates them on the Qiskit stack, so that :mod:`cfmimo.claims` and
+:mod:`cfmimo.lemma2_circuits` can give each verdict under each reading:
 
 ``n_layer``
     :math:`N_{layer}` (the paper gives none; the book uses 2).
@@ -31,8 +31,7 @@ input angles use the parameter-shift rule at :math:`\\pi/2`, exact here because 
 
 References
 ----------
-B. Narottama and T. Q. Duong, "Quantum neural networks for optimal resource allocation
-in cell-free MIMO systems", 2022: Eq. (13)-(15), (19), (22), (23).
+Narottama & Duong (2022), Eq. (13); Eq. (14); Eq. (15); Eq. (23).
 """
 
 from __future__ import annotations
@@ -45,8 +44,8 @@ from qiskit.circuit import ParameterVector, QuantumCircuit
 from qiskit_aer.primitives import EstimatorV2
 
 from ._validation import check_count
-from .gradients import frequency
 from .config import Preset
+from .gradients import frequency
 
 __all__ = [
     "CX_DIRECTIONS",
@@ -129,6 +128,10 @@ def build_literal_circuit(
         Parameters ``x`` (``n_ap * n_user``, row-major over (AP, user)) and ``theta``
         (``n_layer * n_neuron``, weight ``theta[l * n_neuron + n]`` on qubit
         ``l * n_neuron + n``), as in :func:`cfmimo.qnn.build_circuit`; no measurements.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (13); Eq. (14); Eq. (15).
     """
     n_ap, n_user, n_layer, n_neuron = literal_dims(config, n_layer)
     _check_choice("cx_direction", cx_direction, CX_DIRECTIONS)
@@ -249,6 +252,10 @@ def literal_outputs(config: Preset, x, theta, **reading) -> np.ndarray:
     """Outputs :math:`o_m = P(\\text{readout qubit } m = 1)` of one reading, ``(..., n_ap)``.
 
     ``reading``: keyword arguments of :func:`build_literal_circuit`.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (13); Eq. (14); Eq. (15).
     """
     lc = build_literal_circuit(config, **reading)
     z = expectations(lc.circuit, [(q,) for q in lc.readout], x, theta)
@@ -290,6 +297,10 @@ def parity_cost(config: Preset, x, theta, *, sigma: str = "readout", convention:
     Returns
     -------
     ndarray, shape ``(...)``
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (23).
     """
     lc = build_literal_circuit(config, **reading)
     circuit = lc.circuit
@@ -314,6 +325,10 @@ def parity_gradient(config: Preset, x, theta, *, sigma: str = "readout", convent
     Parameter shift at :math:`\\pi/2` on Qiskit's ``RY`` (exact: each weight enters one
     rotation); the appendix convention's gradient is :math:`\\omega = 2` times Qiskit's at
     ``2 theta``.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (23).
     """
     omega = frequency(convention)
     theta = np.asarray(theta, dtype=np.float64)
@@ -329,6 +344,10 @@ def output_jacobian(config: Preset, x, theta, **reading) -> np.ndarray:
     """Exact :math:`\\partial o_m/\\partial x_i`, shape ``(..., n_ap, n_ap * n_user)``.
 
     Parameter shift at :math:`\\pi/2` in each input angle (every ``x`` enters one RZ).
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (14).
     """
     x = np.asarray(x, dtype=np.float64)
     if x.ndim < 1:
