@@ -124,15 +124,13 @@ def one_qubit_derivative(theta, rho, convention: str = "qiskit") -> np.ndarray:
     .. math:: \\frac{df}{d\\theta} = -\\tfrac12\\mathrm{Tr}[Z(R'\\rho R^\\dagger + R\\rho R'^\\dagger)]
               = -\\mathrm{Re}\\,\\mathrm{Tr}[Z R'\\rho R^\\dagger]
 
+    i.e. minus the real part of :func:`eq27_printed`.
+
     References
     ----------
     Narottama & Duong (2022), Eq. (27).
     """
-    theta, rho = _bcast_theta_rho(theta, rho)
-    r = ry_matrix(theta, convention)
-    dr = ry_matrix_derivative(theta, convention)
-    term = dr @ rho @ np.conj(np.swapaxes(r, -1, -2))
-    return -np.einsum("ij,...ji->...", PAULI["Z"], term).real
+    return -eq27_printed(theta, rho, convention).real
 
 
 def eq27_printed(theta, rho, convention: str = "qiskit") -> np.ndarray:

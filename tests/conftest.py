@@ -4,7 +4,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from cfmimo.config import PAPER, SMOKE, with_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,3 +29,22 @@ def built_book_html(tmp_path_factory) -> Path:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return out / "_build" / "html"
+
+
+@pytest.fixture(scope="module")
+def paper_cfg():
+    """The paper preset (4 APs x 3 users, N_layer = 2)."""
+    return PAPER
+
+
+@pytest.fixture(scope="module")
+def cfg2():
+    """2 APs x 2 users: small enough for tensor-grid quadrature."""
+    return with_overrides(SMOKE, n_ap=2, n_user=2)
+
+
+@pytest.fixture(scope="module")
+def inputs():
+    """Five input-angle and weight rows for :func:`cfg2` (4 angles, up to 4 weights)."""
+    rng = np.random.default_rng(3)
+    return rng.uniform(0, np.pi, (5, 4)), rng.uniform(0, 2 * np.pi, (5, 4))

@@ -12,7 +12,7 @@ from qiskit.circuit import ParameterVector
 from cfmimo import claims, qnn, readings
 from cfmimo.baselines import all_assignments
 from cfmimo.channel import sample_channels
-from cfmimo.config import PAPER, SMOKE, with_overrides
+from cfmimo.config import SMOKE, with_overrides
 from cfmimo.rates import loss, user_rates
 
 
@@ -111,16 +111,6 @@ def test_circuit_resources_of_hand_circuit():
 
 
 
-@pytest.fixture(scope="module")
-def paper_cfg():
-    return PAPER
-
-
-@pytest.fixture(scope="module")
-def one_qubit_cfg():
-    return with_overrides(PAPER, n_ap=1, n_layer=1)
-
-
 def test_lemma1_table_against_hand_counts(paper_cfg):
     rows = claims.lemma1_table(paper_cfg, "paper", n_layers=(1, 2, 3), n_aps=(2, 4))
     assert len(rows) == 6
@@ -169,19 +159,6 @@ def test_encoding_invariance_and_jacobian(paper_cfg):
 
 
 # ------------------------------------------------- claims 1 and 2 under every reading
-
-
-@pytest.fixture(scope="module")
-def cfg2():
-    """2 APs x 2 users: small enough for tensor-grid quadrature."""
-    return with_overrides(SMOKE, n_ap=2, n_user=2)
-
-
-@pytest.fixture(scope="module")
-def inputs():
-    rng = np.random.default_rng(3)
-    return rng.uniform(0, np.pi, (5, 4)), rng.uniform(0, 2 * np.pi, (5, 4))
-
 
 
 def test_input_dependence_counts_derived_by_hand():

@@ -11,7 +11,7 @@ from scipy.stats import binom
 from cfmimo import decoded_loss, engine, qnn, stats
 from cfmimo.baselines import all_assignments, exhaustive
 from cfmimo.channel import sample_channels
-from cfmimo.config import PAPER, SMOKE
+from cfmimo.config import SMOKE
 from cfmimo.rates import ideal_capacity, normalized_loss, user_rates
 
 
@@ -185,8 +185,7 @@ def test_max_min_optimum_against_plain_loop(small_channels):
 
 
 
-def test_floor_loss_is_piecewise_constant(small_channels):
-    paper_cfg = PAPER
+def test_floor_loss_is_piecewise_constant(paper_cfg, small_channels):
     _, H_hat = small_channels
     theta = np.random.default_rng(4).uniform(0, 2 * np.pi, (len(H_hat), 8))
     g = decoded_loss.floor_loss_gradients(paper_cfg, "paper", H_hat, theta, 10.0, 0.1)

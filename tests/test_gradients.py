@@ -13,14 +13,6 @@ from cfmimo import gradients, lemma2
 
 
 ZERO = np.array([[1, 0], [0, 0]], dtype=complex)
-PLUS_I = 0.5 * np.array([[1, -1j], [1j, 1]])  # +Y eigenstate
-
-
-def random_density(n_qubits, rng, n=1):
-    d = 2**n_qubits
-    a = rng.standard_normal((n, d, d)) + 1j * rng.standard_normal((n, d, d))
-    rho = a @ np.conj(np.swapaxes(a, -1, -2))
-    return rho / np.trace(rho, axis1=-2, axis2=-1)[:, None, None]
 
 
 # ----------------------------------------------------------------- Eq. (17) rules

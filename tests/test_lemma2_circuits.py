@@ -17,22 +17,9 @@ from cfmimo.qnn import build_circuit
 
 
 ZERO = np.array([[1, 0], [0, 0]], dtype=complex)
-PLUS_I = 0.5 * np.array([[1, -1j], [1j, 1]])  # +Y eigenstate
-
-
-def random_density(n_qubits, rng, n=1):
-    d = 2**n_qubits
-    a = rng.standard_normal((n, d, d)) + 1j * rng.standard_normal((n, d, d))
-    rho = a @ np.conj(np.swapaxes(a, -1, -2))
-    return rho / np.trace(rho, axis1=-2, axis2=-1)[:, None, None]
 
 
 # ------------------------------------------------------------ circuits of qnn
-
-
-@pytest.fixture(scope="module")
-def paper_cfg():
-    return PAPER
 
 
 @pytest.fixture(scope="module")
@@ -136,19 +123,6 @@ def test_literal_output_closed_form(paper_cfg):
 
 
 # ------------------------------------------------------ the literal circuit of cfmimo.readings
-
-
-@pytest.fixture(scope="module")
-def cfg2():
-    """2 APs x 2 users: small enough for tensor-grid quadrature."""
-    return with_overrides(SMOKE, n_ap=2, n_user=2)
-
-
-@pytest.fixture(scope="module")
-def inputs():
-    rng = np.random.default_rng(3)
-    return rng.uniform(0, np.pi, (5, 4)), rng.uniform(0, 2 * np.pi, (5, 4))
-
 
 
 def _grid_expectation(cfg, x, sigma, convention):

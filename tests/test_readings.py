@@ -23,18 +23,6 @@ def ry(t):
     return np.array([[np.cos(t / 2), -np.sin(t / 2)], [np.sin(t / 2), np.cos(t / 2)]])
 
 
-@pytest.fixture(scope="module")
-def cfg2():
-    """2 APs x 2 users: small enough for tensor-grid quadrature."""
-    return with_overrides(SMOKE, n_ap=2, n_user=2)
-
-
-@pytest.fixture(scope="module")
-def inputs():
-    rng = np.random.default_rng(3)
-    return rng.uniform(0, np.pi, (5, 4)), rng.uniform(0, 2 * np.pi, (5, 4))
-
-
 @pytest.mark.parametrize("n_layer", [1, 2, 3])
 def test_default_reading_is_the_books_circuit(n_layer):
     cfg = with_overrides(SMOKE, n_layer=n_layer)
