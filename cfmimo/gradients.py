@@ -136,7 +136,7 @@ def shift_gradient(plus, minus, shift: float, method: str = "shift"):
     """
     if method not in SHIFT_METHODS:
         raise ValueError(f"method = {method!r} is unknown; allowed: {list(SHIFT_METHODS)}")
-    diff = plus - minus
+    diff = np.asarray(plus, dtype=np.float64) - np.asarray(minus, dtype=np.float64)
     if method == "shift":
         return diff / (2.0 * np.sin(shift))
     return -0.5 * np.sin(shift) * diff
