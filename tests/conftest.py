@@ -26,3 +26,11 @@ def built_book_html(tmp_path_factory) -> Path:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return out / "_build" / "html"
+
+
+@pytest.fixture
+def no_credentials(monkeypatch, tmp_path):
+    """No token in the environment and an account file that does not exist."""
+    for var in ("QISKIT_IBM_TOKEN", "QISKIT_IBM_INSTANCE", "QISKIT_IBM_CHANNEL", "QISKIT_IBM_URL"):
+        monkeypatch.delenv(var, raising=False)
+    return tmp_path / "qiskit-ibm.json"
