@@ -40,7 +40,8 @@ def boundary_z(config, variant: str, probs, shots: int) -> np.ndarray:
     With ``shots`` shots every probability is estimated with a binomial standard error;
     a decision whose exact value sits within a few standard errors of a decoding
     boundary can flip under sampling alone. This returns that distance, as the variant's
-    :meth:`cfmimo.qnn.Variant.boundary_z` defines it for its decoder, for example:
+    ``boundary_z`` method (:class:`cfmimo.qnn.Variant`) defines it for its decoder, for
+    example:
 
     ``paper`` (decoder :math:`\\lfloor o_m N_{user} \\rfloor`): for each AP, the distance
     of :math:`o_m` to the nearest boundary :math:`j / N_{user}` (``j = 1 .. N_user - 1``)
