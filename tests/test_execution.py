@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from circuit_reference import exact_probabilities, stand_in_circuit, within_shot_noise
 
-from cfmimo import backends, execution, qnn
+from cfmimo import backends, engine, execution, noise_study, qnn
 from cfmimo.channel import sample_channels
 from cfmimo.circuit_io import parameter_values
 from cfmimo.config import PAPER, SMOKE
@@ -163,3 +163,22 @@ def test_backend_decide_shapes():
     theta = qnn.init_weights(PAPER, "reupload", 0)
     a = execution.backend_decide(PAPER, "reupload", theta, H_hat, 200, 1, noise=False)
     assert a.shape == (3, 4) and a.min() >= 0 and a.max() < 3
+
+
+def test_a_new_variant_needs_no_change_here(monkeypatch):
+    """execution and noise_study dispatch through the variant registry: a variant
+    registered in cfmimo.qnn.VARIANTS runs on a backend without any branch for it."""
+    class Toy(qnn.ReuploadVariant):
+        name = "toy"
+
+    monkeypatch.setitem(qnn.VARIANTS, "toy", Toy())
+    _, H_hat = sample_channels(PAPER.system, 4, 1)
+    theta = qnn.init_weights(PAPER, "toy", 2)
+    x = qnn.get_variant("toy").inputs(PAPER, H_hat)
+    shots = 4000
+    probs = execution.backend_probabilities(PAPER, "toy", x, theta, shots, 6, noise=False)
+    exact = engine.exact_probabilities(PAPER, "toy", x, theta)
+    assert within_shot_noise(probs, exact, shots)
+    a = execution.backend_decide(PAPER, "toy", theta, H_hat, 100, 6, noise=False)
+    assert a.shape == (4, 4)
+    assert noise_study.boundary_z(PAPER, "toy", exact, shots).shape == (4,)

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from circuit_reference import exact_probabilities
 
-from cfmimo import execution, noise_study, qnn, tables
+from cfmimo import engine, execution, noise_study, qnn, tables
 from cfmimo.channel import sample_channels
-from cfmimo.config import PAPER, SMOKE
+from cfmimo.config import PAPER, SMOKE, db_to_linear
+from cfmimo.evaluate import score_policy
 
 def test_many_shots_decisions_agree_except_near_a_boundary():
     """Noiseless, 10^4 shots: a decision differs from the exact one only where the
@@ -74,25 +75,20 @@ def test_boundary_z_reupload_closed_form():
 
 @pytest.fixture(scope="module")
 def study():
-    from cfmimo.config import db_to_linear
-    from cfmimo.evaluate import score_policy
-
     H, H_hat = sample_channels(SMOKE.system, 12, 3)
     rho, mu = db_to_linear(SMOKE.training.train_snr_db), SMOKE.system.interference_factor
     weights = qnn.init_weights(SMOKE, "reupload", 4)
     runs = [("exact", None), ("noiseless", 10_000), ("noiseless", 10)]
     rows = noise_study.decision_study(SMOKE, "reupload", weights, H, H_hat, rho, mu, runs, rng=5)
-    return rows, (H, H_hat, rho, mu, weights, runs, score_policy)
+    return rows, (H, H_hat, rho, mu, weights, runs)
 
 
 def test_decision_study_rows(study):
-    rows, (H, H_hat, rho, mu, weights, runs, score_policy) = study
+    rows, (H, H_hat, rho, mu, weights, runs) = study
     assert [(r["path"], r["shots"]) for r in rows] == [("exact", None), ("noiseless", 10_000), ("noiseless", 10)]
     assert rows[0]["backend"] is None and rows[1]["backend"] == "fake_melbourne"
     # the exact row scores the exact engine's decisions, computed here independently
     x = qnn.get_variant("reupload").inputs(SMOKE, H_hat)
-    from cfmimo import engine
-
     a = qnn.decide_from_probabilities(SMOKE, "reupload", engine.exact_probabilities(SMOKE, "reupload", x, weights))
     assert rows[0]["min_rate"] == pytest.approx(score_policy("exact", a, H, H_hat, rho, mu).min_rate)
     for r in rows:
@@ -105,7 +101,7 @@ def test_decision_study_rows(study):
 
 
 def test_decision_study_is_seeded(study):
-    rows, (H, H_hat, rho, mu, weights, runs, _) = study
+    rows, (H, H_hat, rho, mu, weights, runs) = study
     again = noise_study.decision_study(SMOKE, "reupload", weights, H, H_hat, rho, mu, runs[1:], rng=5)
     strip = [{k: v for k, v in r.items() if k != "seconds"} for r in rows[1:]]
     assert [{k: v for k, v in r.items() if k != "seconds"} for r in again] == strip
