@@ -59,6 +59,20 @@ def as_nonnegative(name: str, value) -> np.ndarray:
     return arr
 
 
+def as_real_array(name: str, value, what: str = "entries") -> np.ndarray:
+    """Return ``value`` as a finite float64 array (``ValueError`` for complex, non-numeric
+    or non-finite ``value``; ``what`` names the entries in the message)."""
+    arr = np.asarray(value)
+    if np.iscomplexobj(arr):
+        raise ValueError(f"{name} must be real {what}, got a complex array")
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise ValueError(f"{name} must be a numeric array of {what}, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or inf {what}")
+    return arr
+
+
 def check_real(name: str, value, low: float, high: float) -> float:
     """Return ``value`` as a float in ``[low, high]``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

@@ -81,7 +81,8 @@ from functools import lru_cache
 import numpy as np
 
 from . import qnn
-from ._validation import check_count
+from ._validation import as_real_array, check_count
+from .circuit_io import broadcast_batch, counts_to_probabilities, parameter_values, simulator_seed
 from .config import Preset
 
 __all__ = [
@@ -966,18 +967,6 @@ def _weight_gradient(block, dang, xT, B):
 # ---------------------------------------------------------------------------------------
 
 
-def _as_real(name, value, what):
-    arr = np.asarray(value)
-    if np.iscomplexobj(arr):
-        raise ValueError(f"{name} must be real {what}, got a complex array")
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise ValueError(f"{name} must be a numeric array of {what}, got dtype {arr.dtype}")
-    arr = arr.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or inf {what}")
-    return arr
-
-
 def _check_program(program):
     if not isinstance(program, Program):
         raise TypeError(f"program must be a cfmimo.engine.Program (from compile_circuit or program_for), got {type(program).__name__}")
@@ -990,8 +979,8 @@ def _check_output(output):
 
 def _batch(program, x, theta):
     """Validate; return ``xT (n_in, B)``, ``tT (n_w, B or 1)``, B, shared, single."""
-    x = _as_real("x", x, "input angles")
-    theta = _as_real("theta", theta, "weights")
+    x = as_real_array("x", x, "input angles")
+    theta = as_real_array("theta", theta, "weights")
     if x.ndim not in (1, 2) or x.shape[-1] != program.n_inputs:
         raise ValueError(f"x must have shape (B, n_inputs = {program.n_inputs}) or (n_inputs,), got shape {x.shape}")
     if theta.ndim not in (1, 2) or theta.shape[-1] != program.n_weights:
@@ -1029,7 +1018,7 @@ def _check_budget(memory_budget):
 
 
 def _check_cotangent(cot, B, n_out, single):
-    w = _as_real("cotangent", cot, "entries")
+    w = as_real_array("cotangent", cot, "entries")
     want = (n_out,) if single else (B, n_out)
     if w.shape != want:
         raise ValueError(f"cotangent must have the shape of the values, {want}, got shape {w.shape}")
@@ -1213,29 +1202,6 @@ def jacobian(program: Program, x, theta, *, output: str = "probabilities", memor
 # ---------------------------------------------------------------------------------------
 
 
-def _broadcast(program, x, theta, extra=()):
-    """Broadcast the leading axes of ``x`` and ``theta`` (and ``extra`` shapes)."""
-    x = _as_real("x", x, "input angles")
-    theta = _as_real("theta", theta, "weights")
-    if x.ndim < 1 or x.shape[-1] != program.n_inputs:
-        raise ValueError(f"x must have shape (..., n_inputs = {program.n_inputs}), got shape {x.shape}")
-    if theta.ndim < 1 or theta.shape[-1] != program.n_weights:
-        raise ValueError(f"theta must have shape (..., n_weights = {program.n_weights}), got shape {theta.shape}")
-    try:
-        lead = np.broadcast_shapes(x.shape[:-1], theta.shape[:-1], *extra)
-    except ValueError:
-        raise ValueError(f"batch shapes of x {x.shape[:-1]} and theta {theta.shape[:-1]} do not broadcast") from None
-    size = math.prod(lead)
-    if size == 0:
-        raise ValueError(f"x and theta describe an empty batch (batch shape {lead}); give at least one row")
-    xf = np.broadcast_to(x, lead + x.shape[-1:]).reshape(size, -1)
-    if theta.ndim == 1:
-        tf = theta
-    else:
-        tf = np.broadcast_to(theta, lead + theta.shape[-1:]).reshape(size, -1)
-    return lead, xf, tf
-
-
 def exact_probabilities(config: Preset, variant, x, theta) -> np.ndarray:
     """Exact bitstring probabilities of the measured QNN circuit, batched.
 
@@ -1254,7 +1220,7 @@ def exact_probabilities(config: Preset, variant, x, theta) -> np.ndarray:
         Index = integer value of the bitstring, classical bit 0 least significant.
     """
     program = program_for(config, variant)
-    lead, xf, tf = _broadcast(program, x, theta)
+    lead, xf, tf = broadcast_batch(x, theta, program.n_inputs, program.n_weights)
     probs = forward(program, xf, tf)
     return probs.reshape(lead + probs.shape[-1:])
 
@@ -1283,11 +1249,11 @@ def exact_vjp(config: Preset, variant, x, theta, cotangent):
     """
     program = program_for(config, variant)
     n_codes = 2**program.n_measured
-    w = _as_real("cotangent", cotangent, "entries")
+    w = as_real_array("cotangent", cotangent, "entries")
     if w.ndim < 1 or w.shape[-1] != n_codes:
         raise ValueError(f"cotangent must have shape (..., 2**n_clbits = {n_codes}), got shape {w.shape}")
-    x = _as_real("x", x, "input angles")
-    theta = _as_real("theta", theta, "weights")
+    x = as_real_array("x", x, "input angles")
+    theta = as_real_array("theta", theta, "weights")
     try:
         lead = np.broadcast_shapes(x.shape[:-1], theta.shape[:-1], w.shape[:-1])
     except ValueError:
@@ -1298,7 +1264,7 @@ def exact_vjp(config: Preset, variant, x, theta, cotangent):
         x = np.broadcast_to(x, lead + x.shape[-1:])
     if theta.ndim >= 1:
         theta = np.broadcast_to(theta, lead + theta.shape[-1:])
-    lead, xf, tf = _broadcast(program, x, theta)
+    lead, xf, tf = broadcast_batch(x, theta, program.n_inputs, program.n_weights)
     tf = np.broadcast_to(tf, (xf.shape[0], program.n_weights))
     wf = np.broadcast_to(w, lead + (n_codes,)).reshape(-1, n_codes)
     probs, grad = vjp(program, xf, tf, wf)
@@ -1316,27 +1282,7 @@ def _sampler_circuit(config: Preset, variant):
     from qiskit_aer import AerSimulator
 
     circuit = qnn.build_circuit(config, variant)
-    tcirc = transpile(circuit, AerSimulator(), optimization_level=0, seed_transpiler=0)
-    params = list(tcirc.parameters)
-    return tcirc, params
-
-
-def _seed_from(rng) -> int:
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        if rng < 0:
-            raise ValueError(f"rng = {rng} is out of range; allowed: a non-negative int seed or a numpy Generator")
-        return int(rng) % (2**63)
-    return int(np.random.default_rng(rng).integers(0, 2**62))
-
-
-def _column_values(params, x, theta):
-    """Parameter values ``(B, len(params))`` in the circuit's parameter order
-    (``x (B, n_in)``, ``theta (B, n_w)``)."""
-    cols = []
-    for p in params:
-        vec = x if p.vector.name == "x" else theta
-        cols.append(vec[:, p.index])
-    return np.stack(cols, axis=-1)
+    return transpile(circuit, AerSimulator(), optimization_level=0, seed_transpiler=0)
 
 
 def sampler_probabilities(config: Preset, variant, x, theta, shots: int, rng=None) -> np.ndarray:
@@ -1351,8 +1297,9 @@ def sampler_probabilities(config: Preset, variant, x, theta, shots: int, rng=Non
     shots : int
         Shots per row, ``>= 1``.
     rng : int, numpy.random.Generator or None
-        Seeds Aer's simulator (an int is used as the seed itself). The same seed gives
-        identical counts.
+        Seeds Aer's simulator by :func:`cfmimo.circuit_io.simulator_seed` (an int is the
+        seed itself, a Generator gives one draw), the rule of the IBM backends too. The
+        same seed gives identical counts.
 
     Returns
     -------
@@ -1363,23 +1310,12 @@ def sampler_probabilities(config: Preset, variant, x, theta, shots: int, rng=Non
 
     program = program_for(config, variant)
     shots = check_count("shots", shots, 1)
-    lead, xf, tf = _broadcast(program, x, theta)
-    tf = np.broadcast_to(tf, (xf.shape[0], program.n_weights))
-    seed = _seed_from(rng)
-    tcirc, params = _sampler_circuit(config, variant)
-    values = _column_values(params, xf, tf)
-    sampler = SamplerV2(seed=seed)
-    result = sampler.run([(tcirc, values, shots)]).result()
-    bits = getattr(result[0].data, tcirc.cregs[0].name)
-    n_cl = tcirc.num_clbits
-    raw = np.asarray(bits.array, dtype=np.int64)  # (B, shots, n_bytes), big-endian bytes
-    ints = np.zeros(raw.shape[:-1], dtype=np.int64)
-    for j in range(raw.shape[-1]):
-        ints = (ints << 8) | raw[..., j]
-    size = 2**n_cl
-    offsets = np.arange(ints.shape[0], dtype=np.int64)[:, None] * size
-    counts = np.bincount((ints + offsets).ravel(), minlength=ints.shape[0] * size).reshape(-1, size)
-    return (counts / shots).reshape(lead + (size,))
+    lead, xf, tf = broadcast_batch(x, theta, program.n_inputs, program.n_weights)
+    seed = simulator_seed(rng)
+    tcirc = _sampler_circuit(config, variant)
+    values, _ = parameter_values(tcirc, xf, tf)
+    result = SamplerV2(seed=seed).run([(tcirc, values, shots)]).result()
+    return counts_to_probabilities(result[0].data, tcirc).reshape(lead + (-1,))
 
 
 # ---------------------------------------------------------------------------------------
@@ -1418,9 +1354,8 @@ def gradient_timings(config: Preset, variant="paper", *, shots: int = 1024, repe
     delta = np.concatenate([np.zeros((1, n_w)), np.pi / 2 * np.eye(n_w), -np.pi / 2 * np.eye(n_w)])
     thetas = theta + delta
     n_rows = thetas.shape[0]
-    tcirc, params = _sampler_circuit(config, variant)
-    xf = np.broadcast_to(x, (n_rows, program.n_inputs))
-    values = _column_values(params, xf, thetas)
+    tcirc = _sampler_circuit(config, variant)
+    values, _ = parameter_values(tcirc, x, thetas)
     sampler = SamplerV2(seed=1)
 
     def exact():
@@ -1437,8 +1372,7 @@ def gradient_timings(config: Preset, variant="paper", *, shots: int = 1024, repe
     n_bare = bare.num_qubits
     # one Z per measured qubit, as Pauli labels (qubit 0 rightmost), shape (n_clbits, 1)
     obs = [["".join("Z" if i == q else "I" for i in range(n_bare - 1, -1, -1))] for q in program.measured]
-    est_params = list(bare.parameters)
-    est_values = _column_values(est_params, xf, thetas)
+    est_values, _ = parameter_values(bare, x, thetas)
     estimator = EstimatorV2(options={"default_precision": 0.0})
 
     def estimator_array():

@@ -60,7 +60,7 @@ def plot_study(study, metric: str, ylabel: str, policies=None, *, ncols: int = 2
 def plot_shot_sweep(rows, title: str, variants=("paper", "reupload")):
     """Min-rate and share of optimal decisions against shots, one line per QNN variant.
 
-    ``rows`` are the dicts of :func:`cfmimo.hardware.decision_study`; for each variant the
+    ``rows`` are the dicts of :func:`cfmimo.noise_study.decision_study`; for each variant the
     first row is the exact engine (drawn as a dashed line) and the others are sampled.
     """
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))

@@ -527,7 +527,7 @@ def decode_assignment(o, n_user: int) -> np.ndarray:
 class Variant:
     """A QNN circuit family: its sizes, circuit, initial weights, readout, decoder and
     training methods. The module-level functions (:func:`build_circuit`,
-    :func:`n_weights`, ...) and :mod:`cfmimo.train`, :mod:`cfmimo.hardware` dispatch to
+    :func:`n_weights`, ...) and :mod:`cfmimo.train`, :mod:`cfmimo.execution` dispatch to
     the registered object, so a new circuit is one subclass plus one line in
     :data:`VARIANTS`.
 

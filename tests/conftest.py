@@ -48,3 +48,11 @@ def inputs():
     """Five input-angle and weight rows for :func:`cfg2` (4 angles, up to 4 weights)."""
     rng = np.random.default_rng(3)
     return rng.uniform(0, np.pi, (5, 4)), rng.uniform(0, 2 * np.pi, (5, 4))
+
+
+@pytest.fixture
+def no_credentials(monkeypatch, tmp_path):
+    """No token in the environment and an account file that does not exist."""
+    for var in ("QISKIT_IBM_TOKEN", "QISKIT_IBM_INSTANCE", "QISKIT_IBM_CHANNEL", "QISKIT_IBM_URL"):
+        monkeypatch.delenv(var, raising=False)
+    return tmp_path / "qiskit-ibm.json"

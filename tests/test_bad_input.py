@@ -12,7 +12,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from cfmimo import baselines, channel, config, engine, hardware, qnn, rates, sweep, train, weights
+from cfmimo import backends, baselines, channel, circuit_io, config, engine, execution, noise_study, qnn, rates, sweep, train, weights
 from cfmimo.config import SMOKE, SystemConfig, TrainingConfig, with_overrides
 
 SYSTEM = SMOKE.system
@@ -124,13 +124,15 @@ CASES = {
     "sweep-unknown-name": (lambda t: sweep.run_sweep(_spec(t, n_aps=[3]), progress=False, execute=_never_called), ValueError, "unknown parameter 'n_aps'"),
     "sweep-value-range": (lambda t: sweep.run_sweep(_spec(t, n_ap=[0]), progress=False, execute=_never_called), ValueError, "n_ap = 0 is out of range"),
     "sweep-base-type": (lambda t: sweep.load_spec(_grid_file(t, json.dumps({"notebook": str(_notebook(t)), "base": [1], "grid": {"a": [1]}}), "g.json")), ValueError, "base must be a mapping"),
-    # hardware
-    "hardware-backend-name": (lambda t: hardware.fake_backend_qubits("nope"), ValueError, "backend = 'nope' is not a known fake backend"),
-    "hardware-shots": (lambda t: hardware.backend_decide(SMOKE, "paper", W, H_HAT, shots=0), ValueError, "shots = 0 is out of range"),
-    "hardware-backend-type": (lambda t: hardware.get_backend(3), ValueError, "backend must be a backend name"),
-    "hardware-min_qubits": (lambda t: hardware.fake_backend_names(-1), ValueError, "min_qubits = -1"),
-    "hardware-optimization_level": (lambda t: hardware.isa_circuit(qnn.build_circuit(SMOKE, "paper"), "fake_melbourne", optimization_level=7), ValueError, r"optimization_level = 7 is out of range; allowed: \[0, 3\]"),
-    "hardware-x-shape": (lambda t: hardware.parameter_values(qnn.build_circuit(SMOKE, "paper"), np.zeros((2, 5)), W), ValueError, "x must have 12 entries"),
+    # IBM backends, execution, the noise study, circuit inputs and outputs
+    "backends-name": (lambda t: backends.fake_backend_qubits("nope"), ValueError, "backend = 'nope' is not a known fake backend"),
+    "backends-type": (lambda t: backends.get_backend(3), ValueError, "backend must be a backend name"),
+    "backends-min_qubits": (lambda t: backends.fake_backend_names(-1), ValueError, "min_qubits = -1"),
+    "execution-shots": (lambda t: execution.backend_decide(SMOKE, "paper", W, H_HAT, shots=0), ValueError, "shots = 0 is out of range"),
+    "execution-optimization_level": (lambda t: execution.isa_circuit(qnn.build_circuit(SMOKE, "paper"), "fake_melbourne", optimization_level=7), ValueError, r"optimization_level = 7 is out of range; allowed: \[0, 3\]"),
+    "noise_study-shots": (lambda t: noise_study.boundary_z(SMOKE, "paper", np.full(16, 1 / 16), 0), ValueError, "shots = 0 is out of range"),
+    "circuit_io-x-shape": (lambda t: circuit_io.parameter_values(qnn.build_circuit(SMOKE, "paper"), np.zeros((2, 5)), W), ValueError, "x must have 12 entries"),
+    "circuit_io-rng": (lambda t: circuit_io.simulator_seed(-1), ValueError, "rng = -1 is out of range"),
 }
 
 
@@ -143,7 +145,7 @@ def test_bad_input_names_the_parameter(case, tmp_path):
 
 def test_there_are_enough_cases_in_every_module():
     modules = {case.split("-")[0] for case in CASES}
-    assert modules >= {"config", "channel", "rates", "baselines", "qnn", "engine", "train", "sweep", "hardware"}
+    assert modules >= {"config", "channel", "rates", "baselines", "qnn", "engine", "train", "sweep", "backends", "execution"}
     assert len(CASES) >= 40
 
 

@@ -157,5 +157,5 @@ def test_source_modules_follow_the_imports_of_training():
     modules = weights.source_modules()
     for name in ("train", "scoring", "qnn", "engine", "rates", "channel", "config", "weights"):
         assert name in modules
-    for name in ("notebooks", "plots", "sweep", "hardware"):
+    for name in ("notebooks", "plots", "sweep", "backends", "execution", "noise_study"):
         assert name not in modules
