@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 PRESET ?= paper
 
-.PHONY: help setup test unit nbval notebooks book sweep browser clean
+.PHONY: help setup test unit nbval notebooks equations book sweep browser clean
 
 help:
 	@echo "make book   - set up .venv, execute every notebook at the $(PRESET) preset, build the HTML book"
@@ -35,7 +35,11 @@ test: setup
 notebooks: setup
 	$(BIN)/python -m cfmimo.notebooks --preset $(PRESET) $(NOTEBOOKS)
 
-book: notebooks
+# The equation index (book/equations.md) is generated from the docstrings' References sections.
+equations: setup
+	$(BIN)/python -m cfmimo.equations --errata book/errata.md --output book/equations.md
+
+book: notebooks equations
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 GRID ?= grids/csi_error.yaml

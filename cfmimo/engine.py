@@ -1253,6 +1253,10 @@ def exact_probabilities(config: Preset, variant, x, theta) -> np.ndarray:
     -------
     ndarray, shape ``(..., 2**n_clbits)``
         Index = integer value of the bitstring, classical bit 0 least significant.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (13).
     """
     program = program_for(config, variant)
     lead, xf, tf = _broadcast(program, x, theta)
@@ -1262,7 +1266,12 @@ def exact_probabilities(config: Preset, variant, x, theta) -> np.ndarray:
 
 def exact_outputs(config: Preset, variant, x, theta) -> np.ndarray:
     """Readouts of :func:`cfmimo.qnn.outputs_from_probabilities` from the exact engine
-    (paper: :math:`o` of shape ``(..., n_ap)``)."""
+    (paper: :math:`o` of shape ``(..., n_ap)``).
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (13).
+    """
     return qnn.outputs_from_probabilities(config, variant, exact_probabilities(config, variant, x, theta))
 
 
@@ -1281,6 +1290,10 @@ def exact_vjp(config: Preset, variant, x, theta, cotangent):
     probs : ndarray, shape ``(..., 2**n_clbits)``
     grad : ndarray, shape ``(..., n_weights)``
         :math:`\\sum_c w_c \\partial p_c / \\partial \\theta_j` for each batch row.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (17).
     """
     program = program_for(config, variant)
     n_codes = 2**program.n_measured
@@ -1359,6 +1372,10 @@ def sampler_probabilities(config: Preset, variant, x, theta, shots: int, rng=Non
     -------
     ndarray, shape ``(..., 2**n_clbits)``
         Frequencies ``counts / shots``; index convention as :func:`exact_probabilities`.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (13); footnote 3.
     """
     from qiskit_aer.primitives import SamplerV2
 
@@ -1406,6 +1423,10 @@ def gradient_timings(config: Preset, variant="paper", *, shots: int = 1024, repe
     -------
     dict
         The times, ``n_circuits = 2P + 1`` and the ratios ``*_ratio`` = time / ``exact_s``.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (17).
     """
     from qiskit_aer.primitives import EstimatorV2, SamplerV2
 
@@ -1477,6 +1498,10 @@ def input_sensitivity(config: Preset, variant, *, n_samples: int = 32, eps: floa
     ndarray, shape ``(n_outputs, n_inputs)``
         ``paper``: ``n_outputs = n_ap``; ``reupload``: ``n_ap * n_user`` (AP-major).
         An entry at round-off level (about ``1e-12``) means "does not depend".
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (14); Eq. (15).
     """
     program = program_for(config, variant)
     n_samples = check_count("n_samples", n_samples, 1)
