@@ -13,6 +13,7 @@ PRESET ?= paper
 help:
 	@echo "make book   - set up .venv, execute every notebook at the $(PRESET) preset, build the HTML book"
 	@echo "make test   - set up .venv, run the unit tests and nbval on the committed notebooks"
+	@echo "make equations - regenerate book/equations.md (the equation index) from the docstrings (make book does)"
 	@echo "make notebook-sources - rewrite each notebooks/NN_x.md (the source as text) from its .ipynb"
 	@echo "make notebook-inputs  - copy the edited .md sources into the .ipynb files (outputs kept)"
 	@echo "make sweep  - run a papermill parameter sweep (GRID=grids/csi_error.yaml)"

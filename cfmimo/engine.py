@@ -1204,6 +1204,10 @@ def jacobian(program: Program, x, theta, *, output: str = "probabilities", memor
     values : ndarray, ``(B, n_out)`` (``(n_out,)`` for a single row)
     jac : ndarray, ``(B, n_out, n_weights)`` (``(n_out, n_weights)`` for a single row)
         ``jac[b, o, j] = d values[b, o] / d theta_j`` (of row ``b``'s weights).
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (24).
     """
     values, grad, _, single = _run(program, x, theta, output, memory_budget, jac=True)
     return _shape_out(values, single), _shape_out(grad, single)

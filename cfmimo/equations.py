@@ -142,7 +142,7 @@ def parse_references(doc: str | None, where: str = "docstring") -> tuple[str, ..
     Parameters
     ----------
     doc : str or None
-        A docstring (cleaned, as :func:`inspect.getdoc` returns it).
+        A docstring (cleaned, as ``inspect.getdoc`` returns it).
     where : str
         Name used in error messages.
 
