@@ -43,8 +43,12 @@ notebooks: setup
 # as MyST Markdown; the .ipynb keeps the executed outputs (nbval and the book read it).
 # tests/test_notebook_sources.py fails when a pair differs. Each target names its direction
 # (jupytext --sync would take whichever file is newer, which a merge or checkout can fool).
+# notebook-sources also (re)pairs each .ipynb, reading only the .ipynb: one command after a merge.
 notebook-sources: setup
-	$(BIN)/jupytext --quiet --to md:myst $(NOTEBOOKS)
+	@for nb in $(NOTEBOOKS); do \
+		$(BIN)/jupytext --quiet --update-metadata '{"jupytext": {"formats": "ipynb,md:myst"}}' --to ipynb "$$nb" -o "$$nb" && \
+		$(BIN)/jupytext --quiet --to md:myst "$$nb" || exit 1; \
+	done
 
 notebook-inputs: setup
 	$(BIN)/jupytext --quiet --to ipynb --update $(NOTEBOOK_SOURCES)

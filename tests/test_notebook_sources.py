@@ -35,8 +35,7 @@ def test_each_notebook_is_paired_with_its_markdown_source(ipynb):
     assert md.is_file(), f"{md.relative_to(ROOT)} is missing: run {FIX}"
     notebook = jupytext.read(ipynb)
     assert notebook.metadata.get("jupytext", {}).get("formats") == FORMATS, (
-        f"{ipynb.relative_to(ROOT)} is not paired with its .md: run "
-        f"jupytext --set-formats {FORMATS} {ipynb.relative_to(ROOT)}"
+        f"{ipynb.relative_to(ROOT)} is not paired with its .md: run make notebook-sources"
     )
     text = md.read_text(encoding="utf-8")
     header = yaml.safe_load(text.split("---\n", 2)[1])
