@@ -5,13 +5,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+NOTEBOOK_SOURCES := $(NOTEBOOKS:.ipynb=.md)
 PRESET ?= paper
 
-.PHONY: help setup test unit nbval notebooks book sweep browser clean
+.PHONY: help setup test unit nbval notebooks notebook-sources notebook-inputs equations book sweep browser clean
 
 help:
 	@echo "make book   - set up .venv, execute every notebook at the $(PRESET) preset, build the HTML book"
 	@echo "make test   - set up .venv, run the unit tests and nbval on the committed notebooks"
+	@echo "make equations - regenerate book/equations.md (the equation index) from the docstrings (make book does)"
+	@echo "make notebook-sources - rewrite each notebooks/NN_x.md (the source as text) from its .ipynb"
+	@echo "make notebook-inputs  - copy the edited .md sources into the .ipynb files (outputs kept)"
 	@echo "make sweep  - run a papermill parameter sweep (GRID=grids/csi_error.yaml)"
 	@echo "make browser - install Chromium for the browser test when missing (needs root and apt-get)"
 
@@ -35,7 +39,25 @@ test: setup
 notebooks: setup
 	$(BIN)/python -m cfmimo.notebooks --preset $(PRESET) $(NOTEBOOKS)
 
-book: notebooks
+# Notebook sources as text (jupytext): notebooks/NN_x.md holds the source of notebooks/NN_x.ipynb
+# as MyST Markdown; the .ipynb keeps the executed outputs (nbval and the book read it).
+# tests/test_notebook_sources.py fails when a pair differs. Each target names its direction
+# (jupytext --sync would take whichever file is newer, which a merge or checkout can fool).
+# notebook-sources also (re)pairs each .ipynb, reading only the .ipynb: one command after a merge.
+notebook-sources: setup
+	@for nb in $(NOTEBOOKS); do \
+		$(BIN)/jupytext --quiet --update-metadata '{"jupytext": {"formats": "ipynb,md:myst"}}' --to ipynb "$$nb" -o "$$nb" && \
+		$(BIN)/jupytext --quiet --to md:myst "$$nb" || exit 1; \
+	done
+
+notebook-inputs: setup
+	$(BIN)/jupytext --quiet --to ipynb --update $(NOTEBOOK_SOURCES)
+
+# The equation index (book/equations.md) is generated from the docstrings' References sections.
+equations: setup
+	$(BIN)/python -m cfmimo.equations --errata book/errata.md --output book/equations.md
+
+book: notebooks equations
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 GRID ?= grids/csi_error.yaml

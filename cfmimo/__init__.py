@@ -1,13 +1,58 @@
 """cfmimo: an executable companion to "Quantum Neural Networks for Optimal Resource
 Allocation in Cell-Free MIMO Systems" (Narottama & Duong, 2022).
 
-Modules, by topic:
+Every module, one line each, grouped by the paper's sections (``book/equations.md`` maps
+each equation to its functions). A new module gets its line here, in its group:
+``tests/test_package_doc.py`` fails until it has one.
 
-* :mod:`cfmimo.config` - validated, immutable parameters and the ``paper``/``smoke`` presets
-* :mod:`cfmimo.channel` - Eq. (1)-(2) channels with imperfect CSI
-* :mod:`cfmimo.rates` - Eq. (3)-(5), (8), (11), (12), (18)
-* :mod:`cfmimo.baselines` - exhaustive max-min optimum and heuristics
+System model (Section II)
+
+* :mod:`cfmimo.config` - validated, immutable parameters (Table II and the documented choices) and the ``paper``/``smoke`` presets
+* :mod:`cfmimo.channel` - channels of Eq. (1)-(2): distances, Rayleigh gains, steering vectors, imperfect CSI
+* :mod:`cfmimo.rates` - rates, reward, ideal capacity and losses: Eq. (3)-(5), (8), (11), (12), (18)
+* :mod:`cfmimo.baselines` - the exhaustive max-min optimum (Eq. 7) and classical heuristics (greedy, local search, strongest AP, random)
+
+The QNN and its decisions (Section III-A)
+
+* :mod:`cfmimo.qnn` - the circuits of Eq. (13)-(15) and the registry of circuit variants (``paper``, ``reupload``, ``scoring``), their encoding and decoders
+* :mod:`cfmimo.engine` - the exact batched statevector engine (forward, gradients, light cones) and the Qiskit Aer sampler beside it
+* :mod:`cfmimo.features` - the per-link features the per-user models see, as rotation angles
+* :mod:`cfmimo.decoders` - from per-AP distributions to one assignment: covering argmax, top-k, re-ranking by the rate formula
+* :mod:`cfmimo.policies` - the :class:`~cfmimo.policies.Policy` type and the registry of classical policies
+* :mod:`cfmimo.learned` - the registry of learned policies (model builder plus decoder)
+
+Training (Algorithm 1, Appendix A)
+
+* :mod:`cfmimo.train` - Algorithm 1 for the ``paper`` variant, the differentiable objective of ``reupload``, deployment
+* :mod:`cfmimo.weights` - weight files, checkpoints and the cache of deterministic training runs
+* :mod:`cfmimo.scoring` - the one-qubit-per-AP scoring QNN, its classical twin and their shared training recipe
+* :mod:`cfmimo.classical` - the perceptron baseline of comparable parameter count
+
+The paper's derivations and claims (Section III-C, Appendix B, the errata)
+
+* :mod:`cfmimo.bounds` - numerical checks of Lemma 1, Lemma 2 and Eq. (17)-(31)
+* :mod:`cfmimo.claims` - the claims that are not about gradients of one circuit: Eq. (18), footnotes 2 and 5, input-blind policies
+* :mod:`cfmimo.readings` - the literal circuit of Eq. (13)-(15) under every reading the text allows
+
+Hardware (footnote 3)
+
+* :mod:`cfmimo.hardware` - the QNN on IBM fake (noisy, offline) and real backends
+
+Results (Section IV)
+
+* :mod:`cfmimo.evaluate` - scoring a policy's decisions on Monte-Carlo channels (physical rates, confidence intervals)
+* :mod:`cfmimo.results` - the Monte-Carlo study of Fig. 3: every policy on the same channels over SNR and distance
+* :mod:`cfmimo.scaling` - shares of a reference min-rate at larger sizes (notebook 07)
 * :mod:`cfmimo.stats` - confidence intervals
+* :mod:`cfmimo.plots` - plot helpers: labelled axes with units, confidence bands
+* :mod:`cfmimo.timing` - wall-clock measurements the book quotes as ratios
+
+Running the book
+
+* :mod:`cfmimo.notebooks` - atomic, reproducible papermill execution of the notebooks and :func:`~cfmimo.notebooks.glue_values`
+* :mod:`cfmimo.equations` - the equation index (``book/equations.md``) generated from the docstrings' References sections
+* :mod:`cfmimo.sweep` - a notebook over a parameter grid with papermill, resumably
+* :mod:`cfmimo.distributed` - sweeps and Monte-Carlo studies on Dask, with the same results as a serial run
 """
 
 __version__ = "0.1.0"

@@ -50,6 +50,10 @@ def all_assignments(n_ap: int, n_user: int) -> np.ndarray:
     -------
     ndarray of int, shape ``(n_user ** n_ap, n_ap)``
         Lexicographic order, AP 0 varying slowest (read-only).
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (10); Fig. 1.
     """
     n_ap = check_count("n_ap", n_ap)
     n_user = check_count("n_user", n_user)
@@ -97,6 +101,10 @@ def candidate_min_rates(H_hat, rho, mu, penalty=10.0, *, H=None) -> np.ndarray:
     -------
     ndarray, shape ``(..., n_user ** n_ap)``
         Columns in the order of :func:`all_assignments`.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (7).
     """
     lead, gains, rho, mu, penalty = _prepare(H_hat, H, rho, mu, penalty)
     n_ap, n_user = gains.shape[-3], gains.shape[-1]
@@ -140,6 +148,10 @@ def exhaustive(H_hat, rho, mu, penalty=10.0, *, H=None) -> np.ndarray:
     Returns
     -------
     ndarray of int, shape ``(..., n_ap)``
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (7); footnote 1.
     """
     lead, gains, rho, mu, penalty = _prepare(H_hat, H, rho, mu, penalty)
     n_ap, n_user = gains.shape[-3], gains.shape[-1]
@@ -236,6 +248,10 @@ def exhaustive_loop(H_hat, rho, mu, penalty=10.0) -> np.ndarray:
     One sample and one candidate at a time, scored with :func:`cfmimo.rates.user_rates`.
     Used by the tests and by ``benchmarks/bench_exhaustive.py`` as the baseline.
     Shape ``(n, n_ap, n_user, n_tx) -> (n, n_ap)``.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (7).
     """
     from .rates import user_rates
 
@@ -368,6 +384,10 @@ def move_min_rates(H_hat, a, rho, mu, penalty=10.0) -> np.ndarray:
     Returns
     -------
     ndarray, shape ``(..., n_ap, n_user)``
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (7).
     """
     H_hat = as_channel("H_hat", H_hat)
     rho, mu, penalty = _check_scalars(rho, mu, penalty)
@@ -469,6 +489,10 @@ def greedy_local_search(H_hat, rho, mu, penalty=10.0, *, start=None, max_rounds=
     Returns
     -------
     ndarray of int, shape ``(..., n_ap)``
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (7).
     """
     H_hat = as_channel("H_hat", H_hat)
     rho, mu, penalty = _check_scalars(rho, mu, penalty)

@@ -59,6 +59,10 @@ def antenna_positions(n_tx: int) -> np.ndarray:
 
     Deviation: the paper's set has ``n_tx - 1`` elements; this one has ``n_tx``
     (``z_n = n - (n_tx - 1)/2`` for ``n = 0..n_tx-1``).
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (2).
     """
     n_tx = check_count("n_tx", n_tx)
     return np.arange(n_tx) - 0.5 * (n_tx - 1)
@@ -77,6 +81,10 @@ def steering_vectors(phi, n_tx: int) -> np.ndarray:
     Returns
     -------
     ndarray, complex, shape ``(..., n_tx)``
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (2).
     """
     phi = np.asarray(phi, dtype=np.float64)
     return np.exp(-2j * np.pi * phi[..., None] * antenna_positions(n_tx))
@@ -98,6 +106,10 @@ def sample_distances(system: SystemConfig, shape, rng=None, *, distance_mean: fl
     Returns
     -------
     ndarray, shape ``shape``, every entry ``>= system.distance_floor``.
+
+    References
+    ----------
+    Narottama & Duong (2022), Fig. 3.
     """
     check_instance("system", system, SystemConfig)
     shape = _check_shape(shape)
@@ -130,6 +142,10 @@ def channels_at_distances(system: SystemConfig, distance, rng=None) -> tuple[np.
     Returns
     -------
     H, H_hat : ndarray, complex, shape ``(..., n_ap, n_user, n_tx)``
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (1); Eq. (2).
     """
     check_instance("system", system, SystemConfig)
     rng = as_rng("rng", rng)
@@ -174,6 +190,10 @@ def sample_channels(
     Returns
     -------
     H, H_hat : ndarray, complex, shape ``(n_samples, n_ap, n_user, n_tx)``
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (1); Eq. (2); Fig. 3.
     """
     check_instance("system", system, SystemConfig)
     n_samples = check_count("n_samples", n_samples)

@@ -170,6 +170,10 @@ def candidate_rates(H, H_hat, rho, mu, penalty=10.0) -> np.ndarray:
     """Min-rate of every candidate assignment on every channel, ``(n, n_user**n_ap)``.
 
     :func:`cfmimo.baselines.candidate_min_rates` scored on ``H`` with precoders from ``H_hat``.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (4); Eq. (7).
     """
     return candidate_min_rates(H_hat, rho, mu, penalty, H=H)
 

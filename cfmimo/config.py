@@ -94,7 +94,12 @@ def _float_tuple(name: str, value, low: float, high: float, *, low_open: bool = 
 
 
 def db_to_linear(snr_db):
-    """Convert an SNR in dB to the linear ratio :math:`\\rho = 10^{dB/10}` used in Eq. (4)."""
+    """Convert an SNR in dB to the linear ratio :math:`\\rho = 10^{dB/10}` used in Eq. (4).
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (4).
+    """
     return 10.0 ** (snr_db / 10.0)
 
 
@@ -121,6 +126,10 @@ class SystemConfig:
         at ``distance_floor`` (the untruncated normal has negative values).
     snr_db : tuple of float
         The transmit-SNR grid of Fig. 3, in dB.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (1); Eq. (2); Eq. (4); Table II; Fig. 3; footnote 2.
     """
 
     n_ap: int = 4
@@ -187,6 +196,10 @@ class TrainingConfig:
         Seed of the training run (weights, channel draws).
     n_neuron : int or None
         Qubits per layer; ``None`` means one per AP (Eq. 14).
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (13); Eq. (14); Eq. (15); Eq. (17); Algorithm 1; Table II.
     """
 
     n_layer: int = 2
@@ -265,7 +278,12 @@ _PRESETS = {"paper": PAPER, "smoke": SMOKE}
 
 
 def preset(name: str) -> Preset:
-    """Return the preset called ``name`` (``"paper"`` or ``"smoke"``)."""
+    """Return the preset called ``name`` (``"paper"`` or ``"smoke"``).
+
+    References
+    ----------
+    Narottama & Duong (2022), Table II.
+    """
     try:
         return _PRESETS[name]
     except (KeyError, TypeError):

@@ -139,6 +139,10 @@ def covering_argmax(log_probs) -> np.ndarray:
     ------
     ValueError
         If ``n_ap < n_user`` (no covering assignment exists) or ``log_probs`` holds NaN or +inf.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (9); Eq. (10); footnote 2.
     """
     lp = _check_log_probs(log_probs)
     lead, (n_ap, n_user) = lp.shape[:-2], lp.shape[-2:]
@@ -252,6 +256,10 @@ def top_k_covering(log_probs, k: int):
     ------
     ValueError
         If ``n_ap < n_user``, ``k < 1`` or ``log_probs`` holds NaN or +inf.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (9).
     """
     lp = _check_log_probs(log_probs)
     k = check_count("k", k)
@@ -289,6 +297,10 @@ def rerank(H_hat, candidates, rho, mu, penalty=10.0) -> np.ndarray:
     Returns
     -------
     ndarray of int, shape ``(..., n_ap)``
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (4); Eq. (7).
     """
     H_hat = as_channel("H_hat", H_hat)
     lead, (n_ap, n_user) = H_hat.shape[:-3], H_hat.shape[-3:-1]

@@ -1192,6 +1192,10 @@ def jacobian(program: Program, x, theta, *, output: str = "probabilities", memor
     values : ndarray, ``(B, n_out)`` (``(n_out,)`` for a single row)
     jac : ndarray, ``(B, n_out, n_weights)`` (``(n_out, n_weights)`` for a single row)
         ``jac[b, o, j] = d values[b, o] / d theta_j`` (of row ``b``'s weights).
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (24).
     """
     values, grad, _, single = _run(program, x, theta, output, memory_budget, jac=True)
     return _shape_out(values, single), _shape_out(grad, single)
@@ -1218,6 +1222,10 @@ def exact_probabilities(config: Preset, variant, x, theta) -> np.ndarray:
     -------
     ndarray, shape ``(..., 2**n_clbits)``
         Index = integer value of the bitstring, classical bit 0 least significant.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (13).
     """
     program = program_for(config, variant)
     lead, xf, tf = broadcast_batch(x, theta, program.n_inputs, program.n_weights)
@@ -1227,7 +1235,12 @@ def exact_probabilities(config: Preset, variant, x, theta) -> np.ndarray:
 
 def exact_outputs(config: Preset, variant, x, theta) -> np.ndarray:
     """Readouts of :func:`cfmimo.qnn.outputs_from_probabilities` from the exact engine
-    (paper: :math:`o` of shape ``(..., n_ap)``)."""
+    (paper: :math:`o` of shape ``(..., n_ap)``).
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (13).
+    """
     return qnn.outputs_from_probabilities(config, variant, exact_probabilities(config, variant, x, theta))
 
 
@@ -1246,6 +1259,10 @@ def exact_vjp(config: Preset, variant, x, theta, cotangent):
     probs : ndarray, shape ``(..., 2**n_clbits)``
     grad : ndarray, shape ``(..., n_weights)``
         :math:`\\sum_c w_c \\partial p_c / \\partial \\theta_j` for each batch row.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (17).
     """
     program = program_for(config, variant)
     n_codes = 2**program.n_measured
@@ -1305,6 +1322,10 @@ def sampler_probabilities(config: Preset, variant, x, theta, shots: int, rng=Non
     -------
     ndarray, shape ``(..., 2**n_clbits)``
         Frequencies ``counts / shots``; index convention as :func:`exact_probabilities`.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (13); footnote 3.
     """
     from qiskit_aer.primitives import SamplerV2
 
@@ -1341,6 +1362,10 @@ def gradient_timings(config: Preset, variant="paper", *, shots: int = 1024, repe
     -------
     dict
         The times, ``n_circuits = 2P + 1`` and the ratios ``*_ratio`` = time / ``exact_s``.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (17).
     """
     from qiskit_aer.primitives import EstimatorV2, SamplerV2
 

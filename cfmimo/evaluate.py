@@ -37,6 +37,10 @@ class PolicyScore:
     share_unserved : float
         Share of trials that leave at least one user without an AP.
     n_trials : int
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (4); Eq. (5); Fig. 3.
     """
 
     name: str
@@ -75,6 +79,10 @@ def decision_metrics(a, true_gains, est_gains, rho, mu, penalty=10.0, best_estim
         The decision reaches ``best_estimate`` (``None`` without it).
     unserved : ndarray of bool, shape ``(n,)``
         The decision leaves a user without an AP.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (4); Eq. (5); footnote 2.
     """
     a = np.asarray(a)
     user_rates = rates_from_gains(true_gains, a, rho, mu, penalty=0.0)
@@ -102,6 +110,10 @@ def score_policy(name, a, H, H_hat, rho, mu, optimal=None, *, penalty=10.0) -> P
         The exhaustive assignment; enables ``share_optimal``.
     penalty : float, default 10.0
         The configuration's ``system.penalty``; see :func:`decision_metrics`.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (4); Eq. (5); Fig. 3.
     """
     a = np.asarray(a)
     est_gains = gain_matrix(H_hat, H_hat)

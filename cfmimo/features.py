@@ -90,6 +90,10 @@ def link_features(H_hat) -> np.ndarray:
     ------
     ValueError
         If ``H_hat`` is not a finite numeric array of shape ``(..., n_ap, n_user, n_tx)``.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (14).
     """
     g = link_gains(H_hat)  # (..., M, K)
     strongest = g.max(axis=(-2, -1), keepdims=True)

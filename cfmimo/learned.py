@@ -282,6 +282,10 @@ def build_learned(config: Preset, entries=None, *, k: int = TOP_K) -> dict:
     Returns
     -------
     dict of str to Policy
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (9).
     """
     entries = LEARNED if entries is None else tuple(entries)
     k = int(k)

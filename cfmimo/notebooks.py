@@ -24,6 +24,7 @@ import os
 import sys
 import tempfile
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
@@ -33,6 +34,7 @@ __all__ = [
     "execute_notebook",
     "strip_volatile_metadata",
     "atomic_write_text",
+    "glue_values",
     "remove_stale_partials",
     "IPCKernelManager",
     "INJECTED_CELL_ID",
@@ -75,6 +77,46 @@ def atomic_write_text(path, text: str) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def glue_values(values, *, prefix: str = "", display: bool = False) -> None:
+    """Glue many values at once (myst-nb ``glue``), for the book's ``{glue:text}`` roles.
+
+    Replaces a run of ``glue(key, value, display=False)`` lines or a loop of them in a
+    notebook cell: ``glue_values({"n_ap": 4, "n_user": 3})``.
+
+    Parameters
+    ----------
+    values : mapping of str to object
+        Glue key (without ``prefix``) -> value, glued in the mapping's order. A value is
+        glued as it is (round it first where the prose shows a rounded number).
+    prefix : str
+        Prepended to every key, e.g. ``"sc_4x3_"``.
+    display : bool
+        Also display each value in the cell's output (myst-nb's ``display``).
+
+    Raises
+    ------
+    TypeError
+        If ``values`` is not a mapping or a key is not a string.
+    ValueError
+        If a key (with its prefix) is empty or holds whitespace or ``:``, which the
+        ``{glue:text}`key:format``` role cannot name.
+    """
+    # myst_nb is deferred: it comes with the book's tools (the dev extra), not with the
+    # library, and only notebook cells call this function.
+    from myst_nb import glue
+
+    if not isinstance(values, Mapping):
+        raise TypeError(f"values must be a mapping of glue keys to values, got {type(values).__name__}")
+    for key in values:
+        if not isinstance(key, str):
+            raise TypeError(f"values: glue keys must be strings, got {key!r}")
+        full = prefix + key
+        if not full or any(ch.isspace() or ch == ":" for ch in full):
+            raise ValueError(f"values: glue key {full!r} must be non-empty, without whitespace or ':'")
+    for key, value in values.items():
+        glue(prefix + key, value, display=display)
 
 
 def remove_stale_partials(folder) -> list[Path]:

@@ -54,6 +54,10 @@ class Policy:
         fixed number).
     n_parameters : int or None
         Trainable parameters of a learned policy.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (9).
     """
 
     def __init__(self, name, decide, *, uses_rho=True, hybrid=False, rate_evaluations=None, n_parameters=None):

@@ -106,7 +106,12 @@ def n_inputs(config: Preset, variant: str = "paper") -> int:
 
 def n_qubits(config: Preset, variant: str = "paper") -> int:
     """Qubits of the circuit: ``n_layer * n_neuron`` (paper, Eq. 13), ``n_ap * bits_per_ap``
-    (reupload) or ``n_ap`` (scoring)."""
+    (reupload) or ``n_ap`` (scoring).
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (13); Lemma 1.
+    """
     return get_variant(variant).n_qubits(_check_config(config))
 
 
@@ -118,7 +123,12 @@ def n_clbits(config: Preset, variant: str = "paper") -> int:
 def n_weights(config: Preset, variant: str = "paper") -> int:
     """Trainable weights: ``n_layer * n_neuron`` RY angles (paper, Eq. 15),
     ``(2 n_layer + 1) * n_qubits`` (reupload: an RY and an RZ per qubit per block, and a
-    final RY layer); see each variant's class for the others."""
+    final RY layer); see each variant's class for the others.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (15).
+    """
     return get_variant(variant).n_weights(_check_config(config))
 
 
@@ -193,6 +203,10 @@ def build_circuit(config: Preset, variant: str = "paper") -> QuantumCircuit:
     ``CX(i, i+1 mod n)`` for ``i = 0 .. n-1`` (for more than one qubit). A final trainable RY
     layer precedes the measurements. Weights are ordered block by block, RY's (qubit
     order) then RZ's, then the final RY layer.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (13); Eq. (14); Eq. (15); Fig. 2; footnote 3.
     """
     return get_variant(variant).build(_check_config(config))
 
@@ -279,6 +293,10 @@ def init_weights(config: Preset, variant: str = "paper", rng=None) -> np.ndarray
     Parameters
     ----------
     rng : int, numpy.random.Generator or None
+
+    References
+    ----------
+    Narottama & Duong (2022), Algorithm 1.
     """
     return get_variant(variant).init_weights(_check_config(config), np.random.default_rng(rng))
 
@@ -322,6 +340,10 @@ def encode_angles(H_hat) -> np.ndarray:
     ndarray, float, shape ``(..., n_ap * n_user)``
         Angles in :math:`[0, \\pi)`, row-major over (AP, user), matching the ``x``
         parameters of :func:`build_circuit`.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (14).
     """
     H_hat = as_channel("H_hat", H_hat)
     gain = np.einsum("...t,...t->...", H_hat.real, H_hat.real) + np.einsum("...t,...t->...", H_hat.imag, H_hat.imag)
@@ -430,6 +452,10 @@ def outputs_from_probabilities(config: Preset, variant: str, probs) -> np.ndarra
         ``reupload``: each AP's distribution over users, shape ``(..., n_ap, n_user)``:
         the marginal probability that AP ``m``'s code is ``k``, renormalised over the valid
         codes ``0 .. n_user - 1`` (uniform if no valid code has any probability).
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (13).
     """
     config, v = _check_config(config), get_variant(variant)
     return v.outputs(config, _check_probs(config, variant, probs))
@@ -475,6 +501,10 @@ def decide_from_probabilities(config: Preset, variant: str, probs) -> np.ndarray
     ``reupload``: the most probable assignment among those that serve every user (the
     first in :func:`candidate_assignments` order on ties); if ``n_ap < n_user`` no
     assignment serves everyone and the most probable assignment is returned.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (9); Algorithm 1.
     """
     config, v = _check_config(config), get_variant(variant)
     return v.decide_from_probabilities(config, _check_probs(config, variant, probs))
@@ -506,6 +536,10 @@ def decode_assignment(o, n_user: int) -> np.ndarray:
     Returns
     -------
     ndarray of int64, shape ``(..., n_ap)``
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (9); Eq. (10); Algorithm 1; footnote 5.
     """
     if isinstance(n_user, bool) or not isinstance(n_user, (int, np.integer)) or n_user < 1:
         raise ValueError(f"n_user = {n_user!r} is out of range; allowed: integer >= 1")
@@ -617,7 +651,12 @@ class Variant:
 
 class PaperVariant(Variant):
     """Eq. (13)-(15) built literally (:func:`build_circuit`); decoded by
-    :math:`\\lfloor o_m N_{user} \\rfloor`; trained by Algorithm 1."""
+    :math:`\\lfloor o_m N_{user} \\rfloor`; trained by Algorithm 1.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (13); Eq. (14); Eq. (15); Algorithm 1.
+    """
 
     name = "paper"
     methods = ("shift", "printed", "rotosolve")

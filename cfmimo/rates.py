@@ -50,6 +50,10 @@ def serves_every_user(a, n_user: int) -> np.ndarray:
     Returns
     -------
     ndarray of bool, shape ``(...)``
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (10); footnote 2.
     """
     a = np.asarray(a)
     return np.all(np.any(a[..., None] == np.arange(n_user), axis=-2), axis=-1)
@@ -101,6 +105,10 @@ def gain_matrix(H, H_hat) -> np.ndarray:
         ``G[..., m, j, k]`` is the power user ``k`` receives from AP ``m`` when AP ``m``
         points its maximum-ratio beam :math:`v_m = \\hat{\\mathbf h}^*_{m,j}/\\|\\hat{\\mathbf h}_{m,j}\\|`
         at user ``j``. An AP with a zero estimate has a zero precoder.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (3); Eq. (4); Eq. (6); Eq. (7).
     """
     H, H_hat = _check_pair(H, H_hat)
     return _gain_matrix(H, H_hat)
@@ -151,6 +159,10 @@ def rates_from_gains(gains, a, rho, mu, penalty=10.0) -> np.ndarray:
     Returns
     -------
     ndarray, shape ``(..., n_user)``
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (4); footnote 2.
     """
     try:
         gains = np.asarray(gains, dtype=np.float64)
@@ -199,6 +211,10 @@ def user_rates(H, H_hat, a, rho, mu, penalty=10.0) -> np.ndarray:
     -------
     ndarray, shape ``(..., n_user)``
         Batch shape is the broadcast of those of ``H``, ``H_hat``, ``a`` and ``rho``.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (3); Eq. (4); Fig. 1; footnote 2.
     """
     H, H_hat = _check_pair(H, H_hat)
     n_ap, n_user = H.shape[-3], H.shape[-2]
@@ -210,7 +226,12 @@ def user_rates(H, H_hat, a, rho, mu, penalty=10.0) -> np.ndarray:
 
 
 def min_rate(H, H_hat, a, rho, mu, penalty=10.0) -> np.ndarray:
-    """The objective of Eq. (6a)/(7a), :math:`\\min_k R_k`; shape ``(...)``."""
+    """The objective of Eq. (6a)/(7a), :math:`\\min_k R_k`; shape ``(...)``.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (6); Eq. (7); footnote 1.
+    """
     return user_rates(H, H_hat, a, rho, mu, penalty).min(axis=-1)
 
 
@@ -219,6 +240,10 @@ def sum_rate(H, H_hat, a, rho, mu, penalty=10.0) -> np.ndarray:
 
     An unserved user contributes ``-penalty``; pass ``penalty=0`` for the physical sum
     rate (an unserved user receives nothing), as the Fig. 3 reproduction does.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (5); Fig. 3.
     """
     return user_rates(H, H_hat, a, rho, mu, penalty).sum(axis=-1)
 
@@ -228,6 +253,10 @@ def reward(H, H_hat, a, rho, mu, penalty=10.0) -> np.ndarray:
 
     Note the sign: the paper calls the *negative* minimum rate a reward, so a better
     assignment has a *lower* "reward". Eq. (11) subtracts a likewise negated capacity.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (8).
     """
     return -min_rate(H, H_hat, a, rho, mu, penalty)
 
@@ -252,6 +281,10 @@ def ideal_capacity(H_hat, rho) -> np.ndarray:
     H_hat : array_like, complex, shape ``(..., n_ap, n_user, n_tx)``
     rho : float or array_like
         Linear SNR, broadcasting with the batch shape.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (12); footnote 4.
     """
     H_hat = as_channel("H_hat", H_hat)
     rho = as_nonnegative("rho", rho)
@@ -267,6 +300,10 @@ def loss(H, H_hat, a, rho, mu, penalty=10.0) -> np.ndarray:
 
     With :math:`Q = -\\min_k R_k` and :math:`\\Phi = -C` this is
     :math:`(C(\\hat{\\mathbf H}) - \\min_k R_k)^2`.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (11).
     """
     gap = ideal_capacity(H_hat, rho) - min_rate(H, H_hat, a, rho, mu, penalty)
     return gap**2
@@ -279,6 +316,10 @@ def normalized_loss(H, H_hat, a, rho, mu, penalty=10.0) -> np.ndarray:
     holds only when :math:`0 \\le \\min_k R_k \\le 2C`: an unserved user
     (:math:`\\min_k R_k = -r_{penalty}`) gives :math:`(1 + r_{penalty}/C)^2 > 1`
     (see the errata chapter). Undefined at ``rho = 0`` (then :math:`C = 0`): raises.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (18).
     """
     capacity = ideal_capacity(H_hat, rho)
     if np.any(capacity <= 0):

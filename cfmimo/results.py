@@ -145,6 +145,10 @@ def learned_policies(config: Preset, *, k: int = learned.TOP_K, entries=None) ->
         ``k`` of top-k re-ranking.
     entries : sequence of cfmimo.learned.LearnedEntry, optional
         Default ``cfmimo.learned.LEARNED``.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (9).
     """
     policies = learned.build_learned(config, entries, k=k)
     sizes = {name: p.n_parameters for name, p in policies.items()}
@@ -304,6 +308,10 @@ def run_study(
     -------
     StudyResult
         ``seconds_per_1000`` is averaged over the chunks, weighted by their trials.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (5); Eq. (7); Table II; Fig. 3.
     """
     if "exhaustive" not in policies:
         raise ValueError("policies must include 'exhaustive', the reference for optimal decisions")
@@ -361,7 +369,12 @@ def _merge_chunks(config: Preset, parts: list, n_chunks: int) -> StudyResult:
 
 def summary_rows(result: StudyResult, distance_index: int, snr_index: int, reference: str = "exhaustive") -> list[dict]:
     """One row per policy at one (distance, SNR): mean min-rate with CI, its fraction of
-    the reference's, shares of optimal and unserved decisions, time per 10^3 decisions."""
+    the reference's, shares of optimal and unserved decisions, time per 10^3 decisions.
+
+    References
+    ----------
+    Narottama & Duong (2022), Fig. 3.
+    """
     ref = result.min_rate[result.index(reference), distance_index, snr_index].mean()
     rows = []
     for p, name in enumerate(result.policies):

@@ -117,6 +117,10 @@ def share_table(config: Preset, policies: dict, reference: str, *, distance_mean
         bit/s/Hz), ``share`` and ``share_ci`` (of the reference), ``served`` (share of trials
         that serve every user), ``distinct`` (distinct decisions), ``seconds_per_1000``
         (wall time of deciding, per 1000 channels; machine-dependent).
+
+    References
+    ----------
+    Narottama & Duong (2022), footnote 6.
     """
     if reference not in policies:
         raise ValueError(f"reference = {reference!r} is not one of the policies {list(policies)}")
@@ -207,6 +211,10 @@ def run_scaling_study(base: Preset, sizes=((4, 3), (8, 4), (16, 8)), *, n_trials
         QNN rows: its largest light cone; 0 otherwise), ``parameters`` and
         ``train_seconds`` (wall time of obtaining the weights; ~0 when they came from a
         file, see ``from_file``).
+
+    References
+    ----------
+    Narottama & Duong (2022), footnote 6.
     """
     mu_d = base.system.distance_mean if distance_mean is None else float(distance_mean)
     out = []

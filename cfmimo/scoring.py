@@ -513,7 +513,12 @@ def decide_channels(config: Preset, weights, H_hat, *, k: int = 1, rho=None, mod
 
 
 def policy(config: Preset, weights, *, k: int = 1, model=None):
-    """``policy(H_hat, rho) -> a`` (the convention of :func:`cfmimo.results.learned_policies`)."""
+    """``policy(H_hat, rho) -> a`` (the convention of :func:`cfmimo.results.learned_policies`).
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (9).
+    """
     model = QuantumScorer(config) if model is None else model
     weights = np.array(weights, dtype=np.float64)
 
