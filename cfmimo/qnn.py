@@ -54,6 +54,7 @@ __all__ = [
     "init_weights",
     "encode_angles",
     "candidate_assignments",
+    "code_tables",
     "assignment_index",
     "outputs_from_probabilities",
     "assignment_probabilities",
@@ -375,6 +376,21 @@ def _code_tables(n_ap: int, n_user: int):
     index.setflags(write=False)
     covers.setflags(write=False)
     return index, covers
+
+
+def code_tables(n_ap: int, n_user: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``reupload`` variant's codes of the candidate assignments.
+
+    Returns
+    -------
+    index : ndarray of int, shape ``(n_user**n_ap,)``
+        Bitstring (integer value, classical bit 0 least significant) of each row of
+        :func:`candidate_assignments`: AP ``m``'s user in binary on bits
+        ``m * b .. m * b + b - 1`` (``b`` = :func:`bits_per_ap`).
+    covers : ndarray of bool, shape ``(n_user**n_ap,)``
+        Whether the candidate serves every user. Both arrays are read-only.
+    """
+    return _code_tables(n_ap, n_user)
 
 
 def checked_probabilities(config: Preset, variant: str, probs) -> np.ndarray:
