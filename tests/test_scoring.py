@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from qiskit.quantum_info import Statevector
 
-from cfmimo import channel, engine, qnn, scoring, train
+from cfmimo import channel, engine, loop, qnn, scoring, train
 from cfmimo.config import PAPER, SMOKE, with_overrides
 from cfmimo.rates import serves_every_user
 
@@ -146,7 +146,7 @@ def test_resume_from_checkpoint_bit_identical(tmp_path, monkeypatch):
         pass
 
     saved = []
-    original = scoring.save_weights
+    original = loop.save_weights  # the training loop writes the checkpoints
 
     def stop_after_two(path, result):
         original(path, result)
@@ -154,7 +154,7 @@ def test_resume_from_checkpoint_bit_identical(tmp_path, monkeypatch):
         if len(saved) == 2:
             raise Stop
 
-    monkeypatch.setattr(scoring, "save_weights", stop_after_two)
+    monkeypatch.setattr(loop, "save_weights", stop_after_two)
     with pytest.raises(Stop):
         train.train(cfg, "scoring", rng=1, checkpoint=ck)
     monkeypatch.undo()
