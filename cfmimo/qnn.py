@@ -676,7 +676,7 @@ class PaperVariant(Variant):
     def train_runs(self, config, seeds, method, inits, progress, checkpoint):
         from . import train
 
-        return train.algorithm1_runs(config, seeds, method, inits, progress, checkpoint)
+        return train.algorithm1_runs(config, seeds, method, inits, progress, checkpoint, self.name)
 
 
 class ReuploadVariant(Variant):
@@ -726,7 +726,7 @@ class ReuploadVariant(Variant):
     def train_runs(self, config, seeds, method, inits, progress, checkpoint):
         from . import train
 
-        return train.reupload_runs(config, seeds, method, inits, progress, checkpoint)
+        return train.reupload_runs(config, seeds, method, inits, progress, checkpoint, self.name)
 
 
 SCORING_FEATURES = 3

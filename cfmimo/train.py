@@ -209,13 +209,13 @@ class _Scorer:
 # ---------------------------------------------------------------------------------------
 
 
-def _paper_decide(program, config, x, thetas):
+def _paper_decide(program, config, x, thetas, variant="paper"):
     """Floor-decoded assignments for x ``(S, 1, n_in)`` and thetas ``(S, R, P)``."""
     lead = np.broadcast_shapes(x.shape[:-1], thetas.shape[:-1])
     xb = np.broadcast_to(x, lead + x.shape[-1:]).reshape(-1, x.shape[-1])
     tb = np.broadcast_to(thetas, lead + thetas.shape[-1:]).reshape(-1, thetas.shape[-1])
     probs = engine.forward(program, xb, tb)
-    o = qnn.get_variant("paper").outputs(config, probs)
+    o = qnn.get_variant(variant).outputs(config, probs)
     a = np.clip(np.floor(o * config.system.n_user), 0, config.system.n_user - 1).astype(np.int64)
     return a.reshape(lead + (config.system.n_ap,))
 
@@ -236,23 +236,24 @@ def _shift_rule_gradient(L, method, shift):
 
 
 class _Algorithm1:
-    """Algorithm 1 for the ``paper`` variant as a :class:`cfmimo.loop.Method`: one SGD
-    step per channel on the ``n_data`` channels drawn once, shuffled every epoch."""
+    """Algorithm 1 as a :class:`cfmimo.loop.Method`: one SGD step per channel on the
+    ``n_data`` channels drawn once, shuffled every epoch. For the ``paper`` variant, or any
+    variant whose readout is one probability per AP (decoded by the floor rule)."""
 
-    variant = "paper"
     batch = 1
     order_stream = STREAM_EPOCH
 
-    def __init__(self, config, seeds, method):
+    def __init__(self, config, seeds, method, variant="paper"):
         tr = config.training
-        self.config, self.name, self.shift = config, method, tr.shift
-        self.desc = f"train paper/{method}"
-        self.program = engine.program_for(config, "paper")
-        self.n_weights = n_w = qnn.n_weights(config, "paper")
+        self.config, self.name, self.shift, self.variant = config, method, tr.shift, variant
+        self.desc = f"train {variant}/{method}"
+        self.program = engine.program_for(config, variant)
+        self.n_weights = n_w = qnn.n_weights(config, variant)
         self.n_items = self.visits = tr.n_data
         self.tracks_flat = method != "rotosolve"
         data = [sample_channels(config.system, tr.n_data, stream(seed, STREAM_DATA)) for seed in seeds]
-        self.x_all = np.stack([qnn.encode_angles(H_hat) for _, H_hat in data])  # (S, n_data, n_in)
+        inputs = qnn.get_variant(variant).inputs
+        self.x_all = np.stack([inputs(config, H_hat) for _, H_hat in data])  # (S, n_data, n_in)
         self.scorers = [_Scorer(config, H_hat) for _, H_hat in data]
         self.rows_s = np.arange(len(seeds))
         if method in ("shift", "printed"):
@@ -264,7 +265,7 @@ class _Algorithm1:
         self.mtable = np.stack([sc.min_table for sc in self.scorers]) if have_table else None
 
     def init_weights(self, rng):
-        return qnn.init_weights(self.config, "paper", rng)
+        return qnn.init_weights(self.config, self.variant, rng)
 
     def optimiser(self, states, steps_per_epoch):
         return SGD(self.config.training.step_size)
@@ -290,7 +291,7 @@ class _Algorithm1:
                 trio = np.repeat(theta[:, None, :], 3, axis=1)
                 trio[:, 1, j] += np.pi / 2
                 trio[:, 2, j] -= np.pi / 2
-                L, mr = self._score(rows, _paper_decide(self.program, self.config, x, trio))
+                L, mr = self._score(rows, _paper_decide(self.program, self.config, x, trio, self.variant))
                 if j == 0:
                     sums[0] += L[:, 0]
                     sums[1] += mr[:, 0]
@@ -298,7 +299,7 @@ class _Algorithm1:
                 theta = theta.copy()
                 theta[:, j] = theta[:, j] - np.pi / 2 - np.arctan2(2 * L[:, 0] - L[:, 1] - L[:, 2], L[:, 1] - L[:, 2])
             return theta
-        a = _paper_decide(self.program, self.config, x, theta[:, None, :] + self.delta)
+        a = _paper_decide(self.program, self.config, x, theta[:, None, :] + self.delta, self.variant)
         L, mr = self._score(rows, a)
         sums[0] += L[:, 0]
         sums[1] += mr[:, 0]
@@ -307,10 +308,10 @@ class _Algorithm1:
         return optimiser.update(theta, _shift_rule_gradient(L, self.name, self.shift), epoch, step)
 
 
-def algorithm1_runs(config, seeds, method, inits, progress, checkpoint) -> list:
-    """Algorithm 1 for the ``paper`` variant, one run per seed (the runner behind
-    :func:`train` and :func:`train_seeds`; ``inits`` holds one ``init`` per seed)."""
-    return run_epochs(_Algorithm1(config, seeds, method), config, seeds, inits, progress=progress, checkpoint=checkpoint)
+def algorithm1_runs(config, seeds, method, inits, progress, checkpoint, variant="paper") -> list:
+    """Algorithm 1 for the ``paper`` variant (or ``variant``), one run per seed (the runner
+    behind :func:`train` and :func:`train_seeds`; ``inits`` holds one ``init`` per seed)."""
+    return run_epochs(_Algorithm1(config, seeds, method, variant), config, seeds, inits, progress=progress, checkpoint=checkpoint)
 
 
 # ---------------------------------------------------------------------------------------
@@ -319,24 +320,24 @@ def algorithm1_runs(config, seeds, method, inits, progress, checkpoint) -> list:
 
 
 class _Reupload:
-    """Adam on exact probabilities for the ``reupload`` variant as a
-    :class:`cfmimo.loop.Method`: fresh channels every epoch, minibatches in order."""
+    """Adam on exact probabilities as a :class:`cfmimo.loop.Method`: fresh channels every
+    epoch, minibatches in order. For the ``reupload`` variant, or any variant whose
+    bitstrings hold a binary user code per AP."""
 
-    variant = "reupload"
     order_stream = None
     tracks_flat = False
 
-    def __init__(self, config, seeds, method):
+    def __init__(self, config, seeds, method, variant="reupload"):
         tr, sys = config.training, config.system
-        self.config, self.seeds, self.name = config, seeds, method
-        self.desc = f"train reupload/{method}"
-        self.program = engine.program_for(config, "reupload")
-        self.n_weights = qnn.n_weights(config, "reupload")
+        self.config, self.seeds, self.name, self.variant = config, seeds, method, variant
+        self.desc = f"train {variant}/{method}"
+        self.program = engine.program_for(config, variant)
+        self.n_weights = qnn.n_weights(config, variant)
         self.n_items = self.visits = tr.n_data
         self.batch = min(BATCH, tr.n_data)
         self.rho = db_to_linear(tr.train_snr_db)
         self.index, covers = index, covers = qnn.code_tables(sys.n_ap, sys.n_user)
-        self.n_codes = n_codes = 2 ** qnn.n_clbits(config, "reupload")
+        self.n_codes = n_codes = 2 ** qnn.n_clbits(config, variant)
         # map every bitstring to its candidate (or -1 for an invalid code)
         self.code_to_cand = np.full(n_codes, -1, dtype=np.int64)
         self.code_to_cand[index] = np.arange(len(index))
@@ -348,7 +349,7 @@ class _Reupload:
         self.n_imitate = int(round(IMITATION_FRACTION * tr.n_epoch)) if method == "imitation" else 0
 
     def init_weights(self, rng):
-        return qnn.init_weights(self.config, "reupload", rng)
+        return qnn.init_weights(self.config, self.variant, rng)
 
     def optimiser(self, states, steps_per_epoch):
         return Adam(ADAM_STEP, states, self.n_weights, steps_per_epoch)
@@ -359,7 +360,7 @@ class _Reupload:
         for seed in self.seeds:
             _, H_hat = sample_channels(sys, tr.n_data, stream(seed, STREAM_EPOCH, epoch))
             sc = _Scorer(self.config, H_hat)
-            xs.append(qnn.encode_angles(H_hat))
+            xs.append(qnn.get_variant(self.variant).inputs(self.config, H_hat))
             if epoch < self.n_imitate:
                 best = exhaustive(H_hat, self.rho, sys.interference_factor, sys.penalty)
                 targets.append(self.index[qnn.assignment_index(best, sys.n_user)])
@@ -405,10 +406,10 @@ class _Reupload:
         return optimiser.update(theta, grad, epoch, step)
 
 
-def reupload_runs(config, seeds, method, inits, progress, checkpoint) -> list:
-    """Adam on exact probabilities for the ``reupload`` variant, one run per seed (the
-    runner behind :func:`train` and :func:`train_seeds`)."""
-    return run_epochs(_Reupload(config, seeds, method), config, seeds, inits, progress=progress, checkpoint=checkpoint)
+def reupload_runs(config, seeds, method, inits, progress, checkpoint, variant="reupload") -> list:
+    """Adam on exact probabilities for the ``reupload`` variant (or ``variant``), one run
+    per seed (the runner behind :func:`train` and :func:`train_seeds`)."""
+    return run_epochs(_Reupload(config, seeds, method, variant), config, seeds, inits, progress=progress, checkpoint=checkpoint)
 
 
 # ---------------------------------------------------------------------------------------
