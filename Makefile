@@ -6,8 +6,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 PRESET ?= paper
+# cache folder of training runs, relative to the notebooks (their `cache_dir` parameter)
+CACHE_DIR ?= _cache
 
-.PHONY: help setup test unit nbval notebooks book sweep browser clean
+.PHONY: help setup test unit nbval notebooks book sweep browser clean clean-cache
 
 help:
 	@echo "make book   - set up .venv, execute every notebook at the $(PRESET) preset, build the HTML book"
@@ -33,7 +35,7 @@ test: setup
 	$(BIN)/python -m pytest tests --nbval --nbval-current-env $(NOTEBOOKS)
 
 notebooks: setup
-	$(BIN)/python -m cfmimo.notebooks --preset $(PRESET) $(NOTEBOOKS)
+	$(BIN)/python -m cfmimo.notebooks --preset $(PRESET) --cache-dir $(CACHE_DIR) $(NOTEBOOKS)
 
 book: notebooks
 	$(BIN)/jupyter-book build . -W -n --keep-going
@@ -56,3 +58,6 @@ browser:
 
 clean:
 	rm -rf _build
+
+clean-cache:
+	rm -rf notebooks/$(CACHE_DIR)

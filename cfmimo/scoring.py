@@ -87,7 +87,6 @@ __all__ = [
     "decide_channels",
     "policy",
     "train_twin",
-    "WEIGHTS_DIR",
     "committed_weights",
     "trained",
     "commit_weights",
@@ -114,8 +113,6 @@ EXHAUSTIVE_TEACHER_MAX = 1000
 TWIN_HIDDEN = 4
 """Hidden units of the classical twin's perceptron."""
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-"""Tracked folder of committed weight files (named by :func:`cfmimo.weights.cache_key`)."""
 
 
 def passes(config: Preset) -> int:
@@ -514,31 +511,33 @@ def train_twin(config: Preset, *, hidden: int = TWIN_HIDDEN, seed=None, method: 
     return model, res
 
 
-def committed_weights(config: Preset, *, method=None, seed=None) -> Path | None:
-    """The committed weight file of this ``scoring`` run in :data:`WEIGHTS_DIR` (its name
-    holds the first 24 hex digits of :func:`cfmimo.weights.cache_key`), or ``None``."""
+def committed_weights(config: Preset, weights_dir, *, method=None, seed=None) -> Path | None:
+    """The committed weight file of this ``scoring`` run in the folder ``weights_dir`` (the
+    repository's tracked ``weights/``; its name holds the first 24 hex digits of
+    :func:`cfmimo.weights.cache_key`), or ``None`` (also when ``weights_dir`` is ``None``
+    or not a folder)."""
     method = method or qnn.get_variant("scoring").default_method
     key = cache_key(config, "scoring", method, seed)[:24]
-    if not WEIGHTS_DIR.is_dir():
+    if weights_dir is None or not Path(weights_dir).is_dir():
         return None
-    found = sorted(WEIGHTS_DIR.glob(f"scoring-*-{key}.npz"))
+    found = sorted(Path(weights_dir).glob(f"scoring-*-{key}.npz"))
     return found[0] if found else None
 
 
-def trained(config: Preset, *, method=None, seed=None, progress: bool = False) -> TrainResult:
+def trained(config: Preset, *, cache_dir=None, weights_dir=None, method=None, seed=None, progress: bool = False) -> TrainResult:
     """:func:`cfmimo.train.trained` for the ``scoring`` variant, starting from the committed
-    weights in :data:`WEIGHTS_DIR` when they exist for exactly this run (same cache key),
-    else from the default cache (training if needed)."""
-    committed = committed_weights(config, method=method, seed=seed)
-    cache_dir = committed.parent if committed is not None else None
-    return _cached_training(config, "scoring", cache_dir, method=method, seed=seed, progress=progress)
+    weights in ``weights_dir`` when they exist for exactly this run (same cache key), else
+    from the cache folder ``cache_dir`` (training if needed; ``None``: no cache)."""
+    committed = committed_weights(config, weights_dir, method=method, seed=seed)
+    folder = committed.parent if committed is not None else cache_dir
+    return _cached_training(config, "scoring", folder, method=method, seed=seed, progress=progress)
 
 
-def commit_weights(config: Preset, *, method=None, seed=None, progress: bool = False) -> Path:
-    """Train this ``scoring`` run and write it to :data:`WEIGHTS_DIR` under the name
+def commit_weights(config: Preset, weights_dir, *, method=None, seed=None, progress: bool = False) -> Path:
+    """Train this ``scoring`` run and write it to the folder ``weights_dir`` under the name
     :func:`cfmimo.train.trained` would give it (``scoring-<method>-<key[:24]>.npz``), for
     sizes whose training is too long for the book build. Returns the path."""
     method = method or qnn.get_variant("scoring").default_method
     key = cache_key(config, "scoring", method, seed)
     result = _train_run(config, "scoring", method=method, rng=seed, progress=progress)
-    return save_weights(WEIGHTS_DIR / f"scoring-{method}-{key[:24]}.npz", result)
+    return save_weights(Path(weights_dir) / f"scoring-{method}-{key[:24]}.npz", result)

@@ -534,9 +534,8 @@ def trained(config: Preset, variant: str = "paper", cache_dir=None, *, method=No
     Parameters
     ----------
     cache_dir : str or Path, optional
-        The cache folder (the notebooks pass ``"_cache"``). Default:
-        ``cfmimo.weights.default_cache_dir()`` (``notebooks/_cache`` of a source
-        checkout; no cache outside one).
+        The cache folder (the notebooks pass their ``cache_dir`` parameter, ``"_cache"``);
+        created when missing. ``None``: no cache (the run is computed every time).
     method, seed : optional
         As in :func:`train` (``seed`` defaults to ``config.training.seed``).
     """
