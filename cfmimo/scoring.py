@@ -40,7 +40,8 @@ Training recipe (:func:`train_runs`, both models)
    :math:`r` so that every channel weighs alike.
 
 Adam (step :data:`ADAM_STEP`), minibatches of :data:`BATCH` channels, progress bars,
-seeds, checkpoints and the cache work as for ``reupload`` (:mod:`cfmimo.train`). The run
+seeds and checkpoints are those of the shared training loop (:func:`cfmimo.loop.run_epochs`;
+:class:`_ScoreFit` is the recipe's step), the cache that of :func:`cfmimo.train.trained`. The run
 sees the ``n_data * n_epoch`` channels of :func:`cfmimo.train.training_channels` (drawn
 once), :func:`passes` times each in all (16 at 4 x 3, 4 at 16 x 8): each epoch visits
 ``passes * n_data`` of them in a random order. The first :data:`IMITATION_FRACTION` of the epochs imitate, the rest

@@ -60,6 +60,15 @@ weights, the training channels and each epoch's shuffle (or fresh channels) come
 separate streams ``numpy.random.default_rng([seed, stream, epoch])``. A run resumed from
 a :class:`TrainResult` with ``k`` finished epochs (``init=``, e.g. a checkpoint written
 with ``checkpoint=``) therefore ends bit-identical to an uninterrupted run.
+
+Code layout
+-----------
+Both methods run in the shared loop :func:`cfmimo.loop.run_epochs`, which owns the
+epochs, visiting order, minibatches, progress bar, history, checkpoints and seeds; each
+is a :class:`cfmimo.loop.Method` here (``_Algorithm1``, whose update direction is
+``_shift_rule_gradient``, and ``_Reupload``). A new variant registered in
+:data:`cfmimo.qnn.VARIANTS` trains with either by calling :func:`algorithm1_runs` or
+:func:`reupload_runs` with its name, or with its own Method.
 """
 
 from __future__ import annotations
