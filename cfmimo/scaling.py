@@ -23,6 +23,7 @@ from .rates import gain_matrix, rates_from_gains, serves_every_user
 
 __all__ = [
     "EXHAUSTIVE_REFERENCE_MAX",
+    "LEFT_OUT",
     "reference_policy",
     "comparison_policies",
     "ratio_ci",
@@ -36,7 +37,9 @@ __all__ = [
 EXHAUSTIVE_REFERENCE_MAX = 10**5
 """Largest ``n_user**n_ap`` for which exhaustive search is the reference of the shares."""
 
-CLASSICAL_NAMES = ("exhaustive", "greedy", "greedy + local search", "strongest AP")
+LEFT_OUT = ("random",)
+"""Registered classical policies (:data:`cfmimo.policies.CLASSICAL`) the scaling study leaves
+out: every other one takes part, so a newly registered policy appears without an edit here."""
 
 
 def reference_policy(config: Preset) -> str:
@@ -66,7 +69,7 @@ def comparison_policies(config: Preset, learned: dict, *, k: int = 5) -> dict:
     sys = config.system
     feasible = sys.n_user**sys.n_ap <= EXHAUSTIVE_REFERENCE_MAX
     every = classical_policies(sys.interference_factor, sys.penalty, n_ap=sys.n_ap, n_user=sys.n_user)
-    out = {name: every[name] for name in CLASSICAL_NAMES if name in every and (feasible or name != "exhaustive")}
+    out = {name: p for name, p in every.items() if name not in LEFT_OUT and (feasible or name != "exhaustive")}
     for name, (model, weights) in learned.items():
         out[name] = Policy(name, scoring.policy(config, weights, model=model), uses_rho=False,
                            rate_evaluations=lambda n_ap, n_user: 0, n_parameters=model.n_params)

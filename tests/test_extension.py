@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from qiskit.circuit import ClassicalRegister, ParameterVector, QuantumCircuit, QuantumRegister
 
-from cfmimo import channel, engine, evaluate, policies, qnn, rates, results, train, weights
+from cfmimo import channel, engine, evaluate, policies, qnn, rates, results, scaling, train, weights
 from cfmimo.config import SMOKE, with_overrides
 
 TINY = with_overrides(SMOKE, n_ap=3, n_user=2, n_data=4, n_epoch=2)
@@ -117,6 +117,8 @@ def test_a_registered_policy_flows_through_the_scorer_and_the_study(round_robin)
     # a fixed rule serves every user at 4 APs x 3 users, and is rarely the optimum
     assert rows[round_robin]["share_unserved"] == 0.0
     assert rows[round_robin]["share_optimal"] < 1.0
+    # and the scaling study compares it too
+    assert round_robin in scaling.comparison_policies(SMOKE, {})
 
 
 def test_the_registry_is_restored_after_the_test():
