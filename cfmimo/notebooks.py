@@ -30,6 +30,8 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
+from .config import preset
+
 __all__ = [
     "execute_notebook",
     "strip_volatile_metadata",
@@ -226,8 +228,6 @@ def main(argv=None) -> int:
                         help="value of the `cache_dir` parameter (cache folder of training runs, relative to "
                         "the notebook) of the notebooks that have one; default: their own")
     args = parser.parse_args(argv)
-    from .config import preset
-
     preset(args.preset)  # fail early on an unknown preset name
     for folder in sorted({path.resolve().parent for path in args.notebooks}):
         remove_stale_partials(folder)

@@ -31,9 +31,11 @@ import numpy as np
 from qiskit.circuit import ClassicalRegister, ParameterVector, QuantumCircuit, QuantumRegister
 
 from ._validation import as_channel
+from .baselines import all_assignments
 from .config import Preset
-from .decoders import covering_argmax
+from .decoders import covering_argmax, top_k_covering
 from .features import link_features
+from .rates import serves_every_user
 
 __all__ = [
     "VARIANTS",
@@ -344,8 +346,6 @@ def encode_angles(H_hat) -> np.ndarray:
 
 
 def _candidates(n_ap: int, n_user: int) -> np.ndarray:
-    from .baselines import all_assignments
-
     return all_assignments(n_ap, n_user)
 
 
@@ -707,8 +707,6 @@ class ReuploadVariant(Variant):
         return _decide_codes(config, probs)
 
     def boundary_z(self, config, probs, shots):
-        from .rates import serves_every_user
-
         n_ap, n_user = config.system.n_ap, config.system.n_user
         index, _ = _code_tables(n_ap, n_user)
         joint = probs[..., index]  # (..., n_cand)
@@ -862,8 +860,6 @@ class ScoringVariant(Variant):
         :math:`\\sqrt{\\sum_m (1 - z_{m,a_m}^2) + (1 - z_{m,b_m}^2)}/\\sqrt{S}` over the APs
         ``m`` where the two differ (each :math:`\\langle Z\\rangle` estimated from ``S`` shots;
         correlations between the qubits of one circuit are neglected)."""
-        from .decoders import top_k_covering
-
         z = np.swapaxes(self.outputs(config, probs), -1, -2)  # (..., M, K)
         lead, (M, K) = z.shape[:-2], z.shape[-2:]
         flat = z.reshape((-1, M, K))
