@@ -7,8 +7,10 @@ STAMP := $(VENV)/.installed-stamp
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 NOTEBOOK_SOURCES := $(NOTEBOOKS:.ipynb=.md)
 PRESET ?= paper
+# cache folder of training runs, relative to the notebooks (their `cache_dir` parameter)
+CACHE_DIR ?= _cache
 
-.PHONY: help setup test unit nbval notebooks notebook-sources notebook-inputs equations book sweep browser clean
+.PHONY: help setup test unit nbval notebooks notebook-sources notebook-inputs equations book sweep browser clean clean-cache
 
 help:
 	@echo "make book   - set up .venv, execute every notebook at the $(PRESET) preset, build the HTML book"
@@ -37,7 +39,7 @@ test: setup
 	$(BIN)/python -m pytest tests --nbval --nbval-current-env $(NOTEBOOKS)
 
 notebooks: setup
-	$(BIN)/python -m cfmimo.notebooks --preset $(PRESET) $(NOTEBOOKS)
+	$(BIN)/python -m cfmimo.notebooks --preset $(PRESET) --cache-dir $(CACHE_DIR) $(NOTEBOOKS)
 
 # Notebook sources as text (jupytext): notebooks/NN_x.md holds the source of notebooks/NN_x.ipynb
 # as MyST Markdown; the .ipynb keeps the executed outputs (nbval and the book read it).
@@ -78,3 +80,6 @@ browser:
 
 clean:
 	rm -rf _build
+
+clean-cache:
+	rm -rf notebooks/$(CACHE_DIR)

@@ -54,7 +54,7 @@ def _timed(func, *args, **kwargs):
 
 
 def _fig3_policies(cfg):
-    learned = results.learned_policies(cfg)
+    learned = results.learned_policies(cfg, cache_dir=ROOT / "notebooks" / "_cache", weights_dir=ROOT / "weights")
     system = cfg.system
     policies = {**results.classical_policies(system.interference_factor, system.penalty, rng=cfg.seed), **learned.policies}
     return policies, list(learned.policies) + ["strongest AP", "random"]

@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 
 from ._validation import as_channel, check_count
-from .rates import _check_scalars, _gain_matrix, _rates_from_selected
+from .rates import check_rate_args, gain_matrix, rates_from_selected, user_rates
 
 __all__ = [
     "all_assignments",
@@ -67,7 +67,7 @@ def _block_min_rates(gains, block, rho, mu, penalty):
     n_ap, n_user = gains.shape[-3], gains.shape[-1]
     selected = gains[:, np.arange(n_ap), block, :]  # (n, c, M, K)
     served = block[:, :, None] == np.arange(n_user)  # (c, M, K)
-    return _rates_from_selected(selected, served, rho, mu, penalty).min(axis=-1)
+    return rates_from_selected(selected, served, rho, mu, penalty).min(axis=-1)
 
 
 def _prepare(H_hat, H, rho, mu, penalty):
@@ -75,11 +75,11 @@ def _prepare(H_hat, H, rho, mu, penalty):
     H = H_hat if H is None else as_channel("H", H)
     if H.shape != H_hat.shape:
         raise ValueError(f"H and H_hat must have the same shape, got {H.shape} and {H_hat.shape}")
-    rho, mu, penalty = _check_scalars(rho, mu, penalty)
+    rho, mu, penalty = check_rate_args(rho, mu, penalty)
     if rho.ndim:
         raise ValueError("rho must be one scalar here; loop over an SNR grid outside")
     n_ap, n_user = H_hat.shape[-3:-1]
-    gains = _gain_matrix(H, H_hat).reshape((-1, n_ap, n_user, n_user))
+    gains = gain_matrix(H, H_hat).reshape((-1, n_ap, n_user, n_user))
     return H_hat.shape[:-3], gains, rho, mu, penalty
 
 
@@ -253,8 +253,6 @@ def exhaustive_loop(H_hat, rho, mu, penalty=10.0) -> np.ndarray:
     ----------
     Narottama & Duong (2022), Eq. (7).
     """
-    from .rates import user_rates
-
     H_hat = as_channel("H_hat", H_hat)
     n_ap, n_user = H_hat.shape[-3:-1]
     flat = H_hat.reshape((-1,) + H_hat.shape[-3:])
@@ -295,9 +293,9 @@ def greedy(H_hat, rho, mu, penalty=10.0) -> np.ndarray:
     ndarray of int, shape ``(..., n_ap)``
     """
     H_hat = as_channel("H_hat", H_hat)
-    rho, mu, penalty = _check_scalars(rho, mu, penalty)
+    rho, mu, penalty = check_rate_args(rho, mu, penalty)
     lead, (n_ap, n_user) = H_hat.shape[:-3], H_hat.shape[-3:-1]
-    gains = _gain_matrix(H_hat, H_hat).reshape((-1, n_ap, n_user, n_user))
+    gains = gain_matrix(H_hat, H_hat).reshape((-1, n_ap, n_user, n_user))
     n = gains.shape[0]
     rows = np.arange(n)
     a = np.zeros((n, n_ap), dtype=np.int64)
@@ -307,7 +305,7 @@ def greedy(H_hat, rho, mu, penalty=10.0) -> np.ndarray:
     for _ in range(n_ap):
         selected = np.take_along_axis(gains, a[:, :, None, None], axis=2)[:, :, 0, :]
         served = a[:, :, None] == np.arange(n_user)
-        rates = _rates_from_selected(selected, served, rho_b, mu, penalty, active=active)
+        rates = rates_from_selected(selected, served, rho_b, mu, penalty, active=active)
         worst = rates.argmin(axis=1)
         candidate_gain = np.where(active, -np.inf, own_gain[rows, :, worst])
         pick = candidate_gain.argmax(axis=1)
@@ -348,21 +346,46 @@ def _min_rate_from_parts(signal, total, count, rho, mu, penalty):
     return np.where(count > 0, rate, -penalty).min(axis=-1)
 
 
-def _move_table(gains, a, rho, mu, penalty):
-    """Min-rate after AP ``m`` moves to user ``v``: ``gains`` ``(n, M, K, K)``, ``a`` ``(n, M)`` -> ``(n, M, K)``."""
+def _serving_parts(gains, a):
+    """What users receive under ``a``: ``gains`` ``(n, M, K, K)``, ``a`` ``(n, M)`` ->
+    ``sel`` (power user ``k`` receives from AP ``m`` now), ``mine`` (AP ``m`` serves ``k``),
+    ``sel_sig`` (``sel`` where ``mine``), all ``(n, M, K)``; per-user ``signal``, ``total``
+    received power and serving ``count``, ``(n, K)``."""
     n, n_ap, n_user = gains.shape[0], gains.shape[1], gains.shape[-1]
-    users = np.arange(n_user)
-    own = np.einsum("nmkk->nmk", gains)  # (n, M, K): power to k when AP m serves k
-    sel = gains[np.arange(n)[:, None], np.arange(n_ap), a]  # (n, M, K): power user k receives from AP m now
-    mine = a[..., None] == users  # (n, M, K)
+    sel = gains[np.arange(n)[:, None], np.arange(n_ap), a]
+    mine = a[..., None] == np.arange(n_user)
     sel_sig = np.where(mine, sel, 0.0)
-    signal, total, count = sel_sig.sum(1), sel.sum(1), mine.sum(1)  # (n, K)
+    return sel, mine, sel_sig, sel_sig.sum(1), sel.sum(1), mine.sum(1)
+
+
+def _move_table(gains, a, rho, mu, penalty, parts=None):
+    """Min-rate after AP ``m`` moves to user ``v``: ``gains`` ``(n, M, K, K)``, ``a`` ``(n, M)`` -> ``(n, M, K)``.
+
+    ``parts``: :func:`_serving_parts` of ``(gains, a)`` when the caller has them."""
+    users = np.arange(gains.shape[-1])
+    own = np.einsum("nmkk->nmk", gains)  # (n, M, K): power to k when AP m serves k
+    sel, mine, sel_sig, signal, total, count = _serving_parts(gains, a) if parts is None else parts
     is_v = (users[:, None] == users)[None, None]  # (1, 1, V, K): k == v
     mv_total = total[:, None, None] - sel[:, :, None] + gains
     mv_signal = signal[:, None, None] - sel_sig[:, :, None] + np.where(is_v, own[:, :, :, None], 0.0)
     mv_count = count[:, None, None] - mine[:, :, None] + is_v
     rho_v = rho[:, None, None, None] if np.ndim(rho) else rho
     return _min_rate_from_parts(mv_signal, mv_total, mv_count, rho_v, mu, penalty)
+
+
+def _check_batch_rho(rho, lead):
+    if rho.ndim and rho.shape != lead:
+        raise ValueError(f"rho must be a scalar or have the batch shape {lead}, got {rho.shape}")
+
+
+def _check_start(name, a, lead, n_ap, n_user):
+    """``a`` as an integer array of shape ``lead + (n_ap,)`` with users in range; ``ValueError`` naming ``name``."""
+    a = np.asarray(a)
+    if a.shape != lead + (n_ap,) or not np.issubdtype(a.dtype, np.integer):
+        raise ValueError(f"{name} must be an integer array of shape {lead + (n_ap,)}, got {a.dtype} {a.shape}")
+    if a.size and (a.min() < 0 or a.max() >= n_user):
+        raise ValueError(f"{name} has a user index out of range; allowed: [0, {n_user - 1}]")
+    return a
 
 
 def move_min_rates(H_hat, a, rho, mu, penalty=10.0) -> np.ndarray:
@@ -390,16 +413,11 @@ def move_min_rates(H_hat, a, rho, mu, penalty=10.0) -> np.ndarray:
     Narottama & Duong (2022), Eq. (7).
     """
     H_hat = as_channel("H_hat", H_hat)
-    rho, mu, penalty = _check_scalars(rho, mu, penalty)
+    rho, mu, penalty = check_rate_args(rho, mu, penalty)
     lead, (n_ap, n_user) = H_hat.shape[:-3], H_hat.shape[-3:-1]
-    a = np.asarray(a)
-    if a.shape != lead + (n_ap,) or not np.issubdtype(a.dtype, np.integer):
-        raise ValueError(f"a must be an integer array of shape {lead + (n_ap,)}, got {a.dtype} {a.shape}")
-    if a.size and (a.min() < 0 or a.max() >= n_user):
-        raise ValueError(f"a has a user index out of range; allowed: [0, {n_user - 1}]")
-    if rho.ndim and rho.shape != lead:
-        raise ValueError(f"rho must be a scalar or have the batch shape {lead}, got {rho.shape}")
-    gains = _gain_matrix(H_hat, H_hat).reshape((-1, n_ap, n_user, n_user))
+    _check_batch_rho(rho, lead)
+    a = _check_start("a", a, lead, n_ap, n_user)
+    gains = gain_matrix(H_hat, H_hat).reshape((-1, n_ap, n_user, n_user))
     out = _move_table(gains, a.reshape(-1, n_ap), rho.reshape(-1) if rho.ndim else rho, mu, penalty)
     return out.reshape(lead + (n_ap, n_user))
 
@@ -407,7 +425,7 @@ def move_min_rates(H_hat, a, rho, mu, penalty=10.0) -> np.ndarray:
 def _local_search_chunk(gains, a, rho, mu, penalty, max_rounds):
     """Steepest-ascent moves and swaps on one chunk: ``gains`` ``(n, M, K, K)``, ``a`` ``(n, M)``."""
     n, n_ap, n_user = gains.shape[0], gains.shape[1], gains.shape[-1]
-    aps, users = np.arange(n_ap), np.arange(n_user)
+    users = np.arange(n_user)
     pair_i, pair_j = np.triu_indices(n_ap, k=1)
     a_all, gains_all, rho_all = a, gains, rho
     active = np.arange(n)
@@ -419,12 +437,10 @@ def _local_search_chunk(gains, a, rho, mu, penalty, max_rounds):
         rho_s = rho[:, None] if rho.ndim else rho
         n = len(active)
         rows = np.arange(n)
-        sel = gains[rows[:, None], aps, a]  # (n, M, K): power user k receives from AP m now
-        mine = a[..., None] == users  # (n, M, K)
-        sel_sig = np.where(mine, sel, 0.0)
-        signal, total, count = sel_sig.sum(1), sel.sum(1), mine.sum(1)  # (n, K)
+        parts = _serving_parts(gains, a)
+        sel, mine, sel_sig, signal, total, count = parts  # (n, M, K) and (n, K)
         current = _min_rate_from_parts(signal, total, count, rho_s, mu, penalty)
-        move = _move_table(gains, a, rho, mu, penalty)  # (n, M, V)
+        move = _move_table(gains, a, rho, mu, penalty, parts)  # (n, M, V)
         move = np.where(users == a[..., None], -np.inf, move).reshape(n, -1)  # (n, M * V)
         # swap the users of APs i < j: (n, P, K)
         ai, aj = a[:, pair_i], a[:, pair_j]
@@ -495,20 +511,12 @@ def greedy_local_search(H_hat, rho, mu, penalty=10.0, *, start=None, max_rounds=
     Narottama & Duong (2022), Eq. (7).
     """
     H_hat = as_channel("H_hat", H_hat)
-    rho, mu, penalty = _check_scalars(rho, mu, penalty)
+    rho, mu, penalty = check_rate_args(rho, mu, penalty)
     lead, (n_ap, n_user) = H_hat.shape[:-3], H_hat.shape[-3:-1]
-    if rho.ndim and rho.shape != lead:
-        raise ValueError(f"rho must be a scalar or have the batch shape {lead}, got {rho.shape}")
-    if start is None:
-        start = greedy(H_hat, rho, mu, penalty)
-    else:
-        start = np.asarray(start)
-        if start.shape != lead + (n_ap,) or not np.issubdtype(start.dtype, np.integer):
-            raise ValueError(f"start must be an integer array of shape {lead + (n_ap,)}, got {start.dtype} {start.shape}")
-        if start.size and (start.min() < 0 or start.max() >= n_user):
-            raise ValueError(f"start has a user index out of range; allowed: [0, {n_user - 1}]")
+    _check_batch_rho(rho, lead)
+    start = greedy(H_hat, rho, mu, penalty) if start is None else _check_start("start", start, lead, n_ap, n_user)
     max_rounds = 4 * n_ap * n_user if max_rounds is None else check_count("max_rounds", max_rounds, 0)
-    gains = _gain_matrix(H_hat, H_hat).reshape((-1, n_ap, n_user, n_user))
+    gains = gain_matrix(H_hat, H_hat).reshape((-1, n_ap, n_user, n_user))
     a = np.array(start, dtype=np.int64).reshape(-1, n_ap)
     rho_flat = rho.reshape(-1) if rho.ndim else rho
     for lo in range(0, len(a), _LOCAL_SEARCH_CHUNK):

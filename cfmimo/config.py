@@ -51,6 +51,7 @@ __all__ = [
     "PAPER",
     "SMOKE",
     "preset",
+    "check_preset",
     "db_to_linear",
 ]
 
@@ -171,9 +172,6 @@ class SystemConfig:
         return tuple(db_to_linear(v) for v in self.snr_db)
 
 
-VARIANTS = ("paper", "reupload")
-
-
 @dataclass(frozen=True)
 class TrainingConfig:
     """QNN and Algorithm 1 settings.
@@ -275,6 +273,13 @@ SMOKE = Preset(
 """The same model at a size that runs in seconds (tests, quick checks)."""
 
 _PRESETS = {"paper": PAPER, "smoke": SMOKE}
+
+
+def check_preset(config, name: str = "config") -> Preset:
+    """Return ``config`` if it is a :class:`Preset`; ``ValueError`` naming ``name`` otherwise."""
+    if not isinstance(config, Preset):
+        raise ValueError(f"{name} must be a cfmimo.config.Preset, got {type(config).__name__}")
+    return config
 
 
 def preset(name: str) -> Preset:

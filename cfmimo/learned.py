@@ -92,9 +92,10 @@ class TrainingData:
     small sizes only).
     """
 
-    def __init__(self, config: Preset):
+    def __init__(self, config: Preset, cache_dir=None, weights_dir=None):
         self.config = config
         self.rho = db_to_linear(config.training.train_snr_db)
+        self.cache_dir, self.weights_dir = cache_dir, weights_dir
 
     @cached_property
     def channels(self) -> np.ndarray:
@@ -171,7 +172,7 @@ def reupload_top_k(config: Preset, weights, H_hat, k: int) -> np.ndarray:
 
 
 def _paper_qnn(config, data):
-    result = train.trained(config, "paper")
+    result = train.trained(config, "paper", data.cache_dir)
     return Model(
         n_parameters=qnn.n_weights(config, "paper"),
         decide=lambda H_hat: train.decide(config, "paper", result.weights, H_hat),
@@ -179,7 +180,7 @@ def _paper_qnn(config, data):
 
 
 def _reupload_qnn(config, data):
-    result = train.trained(config, "reupload")
+    result = train.trained(config, "reupload", data.cache_dir)
     return Model(
         n_parameters=qnn.n_weights(config, "reupload"),
         decide=lambda H_hat: train.decide(config, "reupload", result.weights, H_hat),
@@ -213,7 +214,7 @@ _large_perceptron = _perceptron(lambda n_features, n_ap, n_user: LARGE_PERCEPTRO
 
 def _scoring_qnn(config, data):
     """The ``scoring`` variant (one qubit per AP, per-user scoring; :mod:`cfmimo.scoring`)."""
-    run = scoring.trained(config)
+    run = scoring.trained(config, cache_dir=data.cache_dir, weights_dir=data.weights_dir)
     model = scoring.QuantumScorer(config)
     return Model(n_parameters=model.n_params, log_probs=lambda H_hat: scoring.channel_log_probs(model, run.weights, H_hat))
 
@@ -267,7 +268,7 @@ def _top_k_policy(name, model, config, k):
     )
 
 
-def build_learned(config: Preset, entries=None, *, k: int = TOP_K) -> dict:
+def build_learned(config: Preset, entries=None, *, k: int = TOP_K, cache_dir=None, weights_dir=None) -> dict:
     """Train (or load) the models of ``entries`` and wrap them as :class:`Policy` objects.
 
     Parameters
@@ -278,6 +279,9 @@ def build_learned(config: Preset, entries=None, *, k: int = TOP_K) -> dict:
         covering decoders need ``n_ap >= n_user``) are left out.
     k : int
         ``k`` of the top-k entries.
+    cache_dir, weights_dir : str or Path, optional
+        The cache folder of training runs and the folder of committed weight files
+        (:class:`TrainingData`; ``None``: none).
 
     Returns
     -------
@@ -292,7 +296,7 @@ def build_learned(config: Preset, entries=None, *, k: int = TOP_K) -> dict:
     if k < 1:
         raise ValueError(f"k = {k} is out of range; allowed: >= 1")
     s = config.system
-    data = TrainingData(config)
+    data = TrainingData(config, cache_dir, weights_dir)
     models = {}
     out = {}
     for entry in entries:

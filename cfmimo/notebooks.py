@@ -1,7 +1,7 @@
 """Execute the project's notebooks with papermill, atomically and reproducibly.
 
-``python -m cfmimo.notebooks [--preset paper] notebooks/*.ipynb`` executes each
-notebook in place (the way ``make book`` refreshes the committed outputs). Each
+``python -m cfmimo.notebooks [--preset paper] [--cache-dir _cache] notebooks/*.ipynb``
+executes each notebook in place (the way ``make book`` refreshes the committed outputs). Each
 result is written to a temporary file beside the target (``.NAME.XXXX.partial.ipynb``) and
 moved over it only when execution succeeded, so an interrupted run never leaves a
 half-written notebook; ``remove_stale_partials`` deletes what a killed run left.
@@ -19,6 +19,7 @@ over TCP without encryption" warning.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import sys
@@ -29,6 +30,8 @@ from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
+
+from .config import preset
 
 __all__ = [
     "execute_notebook",
@@ -249,19 +252,33 @@ def execute_notebook(src, dst=None, parameters: dict | None = None, *, progress:
     return dst
 
 
+def _parameter_names(path) -> set[str]:
+    """Names assigned in the notebook's cell tagged ``parameters``."""
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            tree = ast.parse("".join(cell["source"]))
+            return {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
+    return set()
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cfmimo.notebooks", description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--preset", default="paper", help="value of the notebooks' `preset` parameter")
+    parser.add_argument("--cache-dir", default=None,
+                        help="value of the `cache_dir` parameter (cache folder of training runs, relative to "
+                        "the notebook) of the notebooks that have one; default: their own")
     args = parser.parse_args(argv)
-    from .config import preset
-
     preset(args.preset)  # fail early on an unknown preset name
     for folder in sorted({path.resolve().parent for path in args.notebooks}):
         remove_stale_partials(folder)
     for i, path in enumerate(args.notebooks, 1):
         print(f"[{i}/{len(args.notebooks)}] executing {path} (preset={args.preset})", flush=True)
-        execute_notebook(path, parameters={"preset": args.preset})
+        parameters = {"preset": args.preset}
+        if args.cache_dir is not None and "cache_dir" in _parameter_names(path):
+            parameters["cache_dir"] = args.cache_dir
+        execute_notebook(path, parameters=parameters)
     return 0
 
 

@@ -31,9 +31,11 @@ import numpy as np
 from qiskit.circuit import ClassicalRegister, ParameterVector, QuantumCircuit, QuantumRegister
 
 from ._validation import as_channel
+from .baselines import all_assignments
 from .config import Preset
-from .decoders import covering_argmax
+from .decoders import covering_argmax, top_k_covering
 from .features import link_features
+from .rates import serves_every_user
 
 __all__ = [
     "VARIANTS",
@@ -54,6 +56,7 @@ __all__ = [
     "init_weights",
     "encode_angles",
     "candidate_assignments",
+    "code_tables",
     "assignment_index",
     "outputs_from_probabilities",
     "assignment_probabilities",
@@ -365,8 +368,6 @@ def encode_angles(H_hat) -> np.ndarray:
 
 
 def _candidates(n_ap: int, n_user: int) -> np.ndarray:
-    from .baselines import all_assignments
-
     return all_assignments(n_ap, n_user)
 
 
@@ -397,6 +398,21 @@ def _code_tables(n_ap: int, n_user: int):
     index.setflags(write=False)
     covers.setflags(write=False)
     return index, covers
+
+
+def code_tables(n_ap: int, n_user: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``reupload`` variant's codes of the candidate assignments.
+
+    Returns
+    -------
+    index : ndarray of int, shape ``(n_user**n_ap,)``
+        Bitstring (integer value, classical bit 0 least significant) of each row of
+        :func:`candidate_assignments`: AP ``m``'s user in binary on bits
+        ``m * b .. m * b + b - 1`` (``b`` = :func:`bits_per_ap`).
+    covers : ndarray of bool, shape ``(n_user**n_ap,)``
+        Whether the candidate serves every user. Both arrays are read-only.
+    """
+    return _code_tables(n_ap, n_user)
 
 
 def checked_probabilities(config: Preset, variant: str, probs) -> np.ndarray:
@@ -699,7 +715,7 @@ class PaperVariant(Variant):
     def train_runs(self, config, seeds, method, inits, progress, checkpoint):
         from . import train
 
-        return train.algorithm1_runs(config, seeds, method, inits, progress, checkpoint)
+        return train.algorithm1_runs(config, seeds, method, inits, progress, checkpoint, self.name)
 
 
 class ReuploadVariant(Variant):
@@ -730,8 +746,6 @@ class ReuploadVariant(Variant):
         return _decide_codes(config, probs)
 
     def boundary_z(self, config, probs, shots):
-        from .rates import serves_every_user
-
         n_ap, n_user = config.system.n_ap, config.system.n_user
         index, _ = _code_tables(n_ap, n_user)
         joint = probs[..., index]  # (..., n_cand)
@@ -749,7 +763,7 @@ class ReuploadVariant(Variant):
     def train_runs(self, config, seeds, method, inits, progress, checkpoint):
         from . import train
 
-        return train.reupload_runs(config, seeds, method, inits, progress, checkpoint)
+        return train.reupload_runs(config, seeds, method, inits, progress, checkpoint, self.name)
 
 
 SCORING_FEATURES = 3
@@ -885,8 +899,6 @@ class ScoringVariant(Variant):
         :math:`\\sqrt{\\sum_m (1 - z_{m,a_m}^2) + (1 - z_{m,b_m}^2)}/\\sqrt{S}` over the APs
         ``m`` where the two differ (each :math:`\\langle Z\\rangle` estimated from ``S`` shots;
         correlations between the qubits of one circuit are neglected)."""
-        from .decoders import top_k_covering
-
         z = np.swapaxes(self.outputs(config, probs), -1, -2)  # (..., M, K)
         lead, (M, K) = z.shape[:-2], z.shape[-2:]
         flat = z.reshape((-1, M, K))

@@ -36,6 +36,8 @@ __all__ = [
     "loss",
     "normalized_loss",
     "serves_every_user",
+    "check_rate_args",
+    "rates_from_selected",
 ]
 
 
@@ -114,8 +116,26 @@ def gain_matrix(H, H_hat) -> np.ndarray:
     return _gain_matrix(H, H_hat)
 
 
-def _rates_from_selected(selected, served, rho, mu, penalty, active=None):
-    """Eq. (4) from the selected gains ``(..., n_ap, n_user)`` and the serving mask."""
+def rates_from_selected(selected, served, rho, mu, penalty, active=None):
+    """User rates, Eq. (4), from the selected gains and the serving mask (no checks).
+
+    The core of :func:`rates_from_gains` for callers that have validated their arguments
+    (:func:`check_rate_args`) and selected the gains themselves.
+
+    Parameters
+    ----------
+    selected : ndarray, shape ``(..., n_ap, n_user)``
+        Power user ``k`` receives from AP ``m`` under the assignment.
+    served : ndarray of bool, shape ``(..., n_ap, n_user)``
+        Whether AP ``m`` serves user ``k``.
+    rho, mu, penalty : float or ndarray
+    active : ndarray of bool, shape ``(..., n_ap)``, optional
+        APs that transmit (others contribute nothing).
+
+    Returns
+    -------
+    ndarray, shape ``(..., n_user)``
+    """
     if active is not None:
         selected = selected * active[..., None]
         served = served & active[..., None]
@@ -137,7 +157,9 @@ def _select(gains, a):
     return selected, served
 
 
-def _check_scalars(rho, mu, penalty):
+def check_rate_args(rho, mu, penalty):
+    """Validated ``(rho, mu, penalty)``: ``rho`` a non-negative array, ``mu`` in [0, 1],
+    ``penalty`` in [0, 1e6]; ``ValueError`` naming the bad one."""
     rho = as_nonnegative("rho", rho)
     mu = check_real("mu", mu, 0.0, 1.0)
     penalty = check_real("penalty", penalty, 0.0, 1e6)
@@ -176,10 +198,10 @@ def rates_from_gains(gains, a, rho, mu, penalty=10.0) -> np.ndarray:
         raise ValueError(f"gains has negative entries (smallest {gains.min():.3g}); allowed: powers >= 0")
     n_ap, n_user = gains.shape[-3], gains.shape[-1]
     a = as_assignment("a", a, n_ap, n_user)
-    rho, mu, penalty = _check_scalars(rho, mu, penalty)
+    rho, mu, penalty = check_rate_args(rho, mu, penalty)
     _check_batch(gains=gains.shape[:-3], a=a.shape[:-1], rho=rho.shape)
     selected, served = _select(gains, a)
-    return _rates_from_selected(selected, served, rho, mu, penalty)
+    return rates_from_selected(selected, served, rho, mu, penalty)
 
 
 def user_rates(H, H_hat, a, rho, mu, penalty=10.0) -> np.ndarray:
@@ -219,10 +241,10 @@ def user_rates(H, H_hat, a, rho, mu, penalty=10.0) -> np.ndarray:
     H, H_hat = _check_pair(H, H_hat)
     n_ap, n_user = H.shape[-3], H.shape[-2]
     a = as_assignment("a", a, n_ap, n_user)
-    rho, mu, penalty = _check_scalars(rho, mu, penalty)
+    rho, mu, penalty = check_rate_args(rho, mu, penalty)
     _check_batch(H=H.shape[:-3], H_hat=H_hat.shape[:-3], a=a.shape[:-1], rho=rho.shape)
     selected, served = _select(_gain_matrix(H, H_hat), a)
-    return _rates_from_selected(selected, served, rho, mu, penalty)
+    return rates_from_selected(selected, served, rho, mu, penalty)
 
 
 def min_rate(H, H_hat, a, rho, mu, penalty=10.0) -> np.ndarray:

@@ -129,7 +129,7 @@ class LearnedPolicies:
     k: int = learned.TOP_K
 
 
-def learned_policies(config: Preset, *, k: int = learned.TOP_K, entries=None) -> LearnedPolicies:
+def learned_policies(config: Preset, *, k: int = learned.TOP_K, entries=None, cache_dir=None, weights_dir=None) -> LearnedPolicies:
     """Every learned policy of ``cfmimo.learned.LEARNED``, trained on the same data.
 
     Both QNNs come from :func:`cfmimo.train.trained` (cached on disk); the perceptrons
@@ -145,12 +145,17 @@ def learned_policies(config: Preset, *, k: int = learned.TOP_K, entries=None) ->
         ``k`` of top-k re-ranking.
     entries : sequence of cfmimo.learned.LearnedEntry, optional
         Default ``cfmimo.learned.LEARNED``.
+    cache_dir : str or Path, optional
+        Cache folder of the training runs (:func:`cfmimo.train.trained`); ``None``: train
+        every time.
+    weights_dir : str or Path, optional
+        Folder of committed weight files (:func:`cfmimo.scoring.committed_weights`).
 
     References
     ----------
     Narottama & Duong (2022), Eq. (9).
     """
-    policies = learned.build_learned(config, entries, k=k)
+    policies = learned.build_learned(config, entries, k=k, cache_dir=cache_dir, weights_dir=weights_dir)
     sizes = {name: p.n_parameters for name, p in policies.items()}
     names = tuple(n for n, p in policies.items() if n.startswith("perceptron") and not p.hybrid)
     n_train = config.training.n_data * config.training.n_epoch

@@ -23,6 +23,7 @@ from .rates import gain_matrix, rates_from_gains, serves_every_user
 
 __all__ = [
     "EXHAUSTIVE_REFERENCE_MAX",
+    "LEFT_OUT",
     "reference_policy",
     "comparison_policies",
     "ratio_ci",
@@ -36,7 +37,9 @@ __all__ = [
 EXHAUSTIVE_REFERENCE_MAX = 10**5
 """Largest ``n_user**n_ap`` for which exhaustive search is the reference of the shares."""
 
-CLASSICAL_NAMES = ("exhaustive", "greedy", "greedy + local search", "strongest AP")
+LEFT_OUT = ("random",)
+"""Registered classical policies (:data:`cfmimo.policies.CLASSICAL`) the scaling study leaves
+out: every other one takes part, so a newly registered policy appears without an edit here."""
 
 
 def reference_policy(config: Preset) -> str:
@@ -66,7 +69,7 @@ def comparison_policies(config: Preset, learned: dict, *, k: int = 5) -> dict:
     sys = config.system
     feasible = sys.n_user**sys.n_ap <= EXHAUSTIVE_REFERENCE_MAX
     every = classical_policies(sys.interference_factor, sys.penalty, n_ap=sys.n_ap, n_user=sys.n_user)
-    out = {name: every[name] for name in CLASSICAL_NAMES if name in every and (feasible or name != "exhaustive")}
+    out = {name: p for name, p in every.items() if name not in LEFT_OUT and (feasible or name != "exhaustive")}
     for name, (model, weights) in learned.items():
         out[name] = Policy(name, scoring.policy(config, weights, model=model), uses_rho=False,
                            rate_evaluations=lambda n_ap, n_user: 0, n_parameters=model.n_params)
@@ -193,7 +196,8 @@ def _trials_for(n_ap: int, n_user: int, n_trials: int, exhaustive_trials: int) -
 
 def run_scaling_study(base: Preset, sizes=((4, 3), (8, 4), (16, 8)), *, n_trials: int = 1000,
                       exhaustive_trials: int = 200, distance_mean=None, snr_db: float = 10.0,
-                      k_small: int = 5, k_large: int = 10, seed=None, progress: bool = False) -> list[dict]:
+                      k_small: int = 5, k_large: int = 10, seed=None, progress: bool = False,
+                      cache_dir=None, weights_dir=None) -> list[dict]:
     """Every policy at every size on shared fresh channels (notebook 07).
 
     For each ``(n_ap, n_user)``: the ``scoring`` QNN (:func:`cfmimo.scoring.trained`: the
@@ -201,7 +205,9 @@ def run_scaling_study(base: Preset, sizes=((4, 3), (8, 4), (16, 8)), *, n_trials
     (:func:`cfmimo.scoring.train_twin`), pure and top-``k`` re-ranked (``k_small`` at
     ``n_user**n_ap <= 1000``, else ``k_large``), next to exhaustive search (while
     ``n_user**n_ap <=`` :data:`EXHAUSTIVE_REFERENCE_MAX`; on ``exhaustive_trials`` channels
-    when the table is large), greedy, greedy + local search and strongest-AP.
+    when the table is large), greedy, greedy + local search and strongest-AP. ``weights_dir``
+    is the folder of committed weight files, ``cache_dir`` the cache folder of training runs
+    (``None``: none).
 
     Returns
     -------
@@ -220,9 +226,9 @@ def run_scaling_study(base: Preset, sizes=((4, 3), (8, 4), (16, 8)), *, n_trials
     out = []
     for n_ap, n_user in sizes:
         cfg = with_overrides(base, n_ap=int(n_ap), n_user=int(n_user))
-        from_file = scoring.committed_weights(cfg) is not None
+        from_file = scoring.committed_weights(cfg, weights_dir) is not None
         start = time.perf_counter()
-        run = scoring.trained(cfg, progress=progress)
+        run = scoring.trained(cfg, cache_dir=cache_dir, weights_dir=weights_dir, progress=progress)
         qnn_seconds = time.perf_counter() - start
         start = time.perf_counter()
         twin_model, twin_run = scoring.train_twin(cfg, progress=progress)

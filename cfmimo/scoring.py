@@ -40,7 +40,8 @@ Training recipe (:func:`train_runs`, both models)
    :math:`r` so that every channel weighs alike.
 
 Adam (step :data:`ADAM_STEP`), minibatches of :data:`BATCH` channels, progress bars,
-seeds, checkpoints and the cache work as for ``reupload`` (:mod:`cfmimo.train`). The run
+seeds and checkpoints are those of the shared training loop (:func:`cfmimo.loop.run_epochs`;
+:class:`_ScoreFit` is the recipe's step), the cache that of :func:`cfmimo.train.trained`. The run
 sees the ``n_data * n_epoch`` channels of :func:`cfmimo.train.training_channels` (drawn
 once), :func:`passes` times each in all (16 at 4 x 3, 4 at 16 x 8): each epoch visits
 ``passes * n_data`` of them in a random order. The first :data:`IMITATION_FRACTION` of the epochs imitate, the rest
@@ -52,7 +53,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from . import engine, qnn
 from .baselines import exhaustive, greedy_local_search
@@ -60,6 +60,7 @@ from .channel import sample_channels
 from .config import Preset, db_to_linear
 from .decoders import covering_argmax, rerank, top_k_covering
 from .features import N_FEATURES
+from .loop import STREAM_EPOCH, STREAM_ORDER, Adam, run_epochs, stream
 from .rates import gain_matrix, ideal_capacity, rates_from_gains
 from .train import TrainResult, cache_key, save_weights
 from .train import train as _train_run
@@ -87,7 +88,6 @@ __all__ = [
     "decide_channels",
     "policy",
     "train_twin",
-    "WEIGHTS_DIR",
     "committed_weights",
     "trained",
     "commit_weights",
@@ -114,11 +114,6 @@ EXHAUSTIVE_TEACHER_MAX = 1000
 TWIN_HIDDEN = 4
 """Hidden units of the classical twin's perceptron."""
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-"""Tracked folder of committed weight files (named by :func:`cfmimo.weights.cache_key`)."""
-_ADAM_BETAS = (0.9, 0.999)
-_ADAM_EPS = 1e-8
-_STREAM_INIT, _STREAM_EPOCH, _STREAM_ORDER = 0, 2, 3  # 0 and 2 as in cfmimo.train
 
 
 def passes(config: Preset) -> int:
@@ -130,10 +125,6 @@ def passes(config: Preset) -> int:
     n_ap, n_user, L = config.system.n_ap, config.system.n_user, config.training.n_layer
     work = n_ap * n_user * min(2 * L + 1, n_ap)
     return int(np.clip(round(PASSES * 48 / work), MIN_PASSES, PASSES))
-
-
-def _stream(seed, stream, epoch=0):
-    return np.random.default_rng([seed, stream, epoch])
 
 
 # ---------------------------------------------------------------------------------------
@@ -340,6 +331,68 @@ def _move_rates(gains, a, rho, mu, penalty):
     return r, (counts > 0).all(axis=-1)
 
 
+class _ScoreFit:
+    """The scoring recipe (module docstring) as a :class:`cfmimo.loop.Method`: one run of
+    ``model`` on ``H_hat``, visited in a random order (:data:`cfmimo.loop.STREAM_ORDER`)."""
+
+    order_stream = STREAM_ORDER
+    tracks_flat = False
+
+    def __init__(self, model, config, H_hat, teacher, method, variant, desc):
+        tr, sys = config.training, config.system
+        self.model, self.teacher, self.name, self.variant, self.desc = model, teacher, method, variant, desc
+        self.rho, self.mu, self.penalty = db_to_linear(tr.train_snr_db), sys.interference_factor, sys.penalty
+        self.n_items = n = H_hat.shape[0]
+        self.x_all = scoring_inputs(H_hat)  # (n, K, n_in)
+        self.gains_all = gain_matrix(H_hat, H_hat)
+        self.capacity = ideal_capacity(H_hat, self.rho)
+        self.n_weights = model.n_params
+        self.n_imitate = int(round(IMITATION_FRACTION * tr.n_epoch)) if method == "imitation" else tr.n_epoch
+        self.visits = max(1, passes(config) * n // tr.n_epoch)
+        self.batch = min(BATCH, self.visits)
+
+    def init_weights(self, rng):
+        return self.model.init(rng)
+
+    def optimiser(self, states, steps_per_epoch):
+        return Adam(ADAM_STEP, states, self.n_weights, steps_per_epoch)
+
+    def begin_epoch(self, epoch):
+        pass
+
+    def step(self, epoch, step, rows, theta, sums, optimiser):
+        rows, params = rows[0], theta[0]
+        rho, mu, penalty = self.rho, self.mu, self.penalty
+        model, nb = self.model, rows.size
+        lp, ctx = _log_probs(model, params, self.x_all[rows])
+        p = np.exp(lp)
+        a_dec = _repair_covering(lp)
+        gains = self.gains_all[rows]
+        if epoch < self.n_imitate:
+            onehot = np.zeros_like(lp)
+            np.put_along_axis(onehot, self.teacher[rows][..., None], 1.0, axis=-1)
+            obj = -(onehot * lp).sum(axis=(1, 2)) / lp.shape[1]
+            cot = -(onehot - p) / nb
+            dec_mr = rates_from_gains(gains, a_dec, rho, mu, penalty).min(axis=-1)
+        else:
+            r, allowed = _move_rates(gains, a_dec, rho, mu, penalty)
+            scale = np.maximum(np.where(allowed, r, -np.inf).max(axis=(1, 2)), 1e-9)  # (nb,)
+            rn = r / scale[:, None, None]
+            q = np.where(allowed, p, 0.0)
+            z = q.sum(axis=-1, keepdims=True)
+            q = np.where(z > 0, q / np.where(z > 0, z, 1.0), 0.0)
+            rbar = (q * np.where(allowed, rn, 0.0)).sum(axis=-1, keepdims=True)
+            g = np.where(allowed, q * (rn - rbar), 0.0)
+            obj = -(q * np.where(allowed, rn, 0.0)).sum(axis=(1, 2)) / lp.shape[1]
+            cot = -g / nb
+            dec_mr = r[np.arange(nb), 0, a_dec[:, 0]]
+        grad = _backward(model, params, ctx, cot)
+        sums[0] += ((self.capacity[rows] - dec_mr) ** 2).sum()
+        sums[1] += dec_mr.sum()
+        sums[2] += obj.sum()
+        return optimiser.update(theta, grad, epoch, step)
+
+
 def train_model(model, config: Preset, H_hat, teacher, *, seed: int, method: str = "imitation",
                 init=None, progress: bool = False, checkpoint=None, desc: str = "train scoring",
                 result_variant: str = "scoring"):
@@ -369,88 +422,8 @@ def train_model(model, config: Preset, H_hat, teacher, *, seed: int, method: str
         ``objective`` is the per-epoch mean cross-entropy (nats per AP) while imitating and
         minus the mean normalised per-AP expected min-rate while fine-tuning.
     """
-    tr, sys = config.training, config.system
-    rho, mu, penalty = db_to_linear(tr.train_snr_db), sys.interference_factor, sys.penalty
-    n = H_hat.shape[0]
-    x_all = scoring_inputs(H_hat)  # (n, K, n_in)
-    gains_all = gain_matrix(H_hat, H_hat)
-    capacity = ideal_capacity(H_hat, rho)
-    P = model.n_params
-    hist = ([], [], [], [])
-    m_adam, v_adam = np.zeros(P), np.zeros(P)
-    k0 = 0
-    if isinstance(init, TrainResult):
-        params = np.array(init.weights, dtype=np.float64)
-        k0 = init.epochs_done
-        hist = (list(init.loss), list(init.min_rate), list(init.objective), list(init.flat))
-        if init.opt_state.size:
-            m_adam, v_adam = np.array(init.opt_state[:P]), np.array(init.opt_state[P:])
-    elif init is not None:
-        params = np.array(init, dtype=np.float64)
-        if params.shape != (P,):
-            raise ValueError(f"init must have shape (n_weights = {P},), got shape {params.shape}")
-    else:
-        params = model.init(_stream(seed, _STREAM_INIT))
-    n_imitate = int(round(IMITATION_FRACTION * tr.n_epoch)) if method == "imitation" else tr.n_epoch
-    visits = max(1, passes(config) * n // tr.n_epoch)
-    batch = min(BATCH, visits)
-    b1, b2 = _ADAM_BETAS
-    steps_per_epoch = -(-visits // batch)
-
-    def result(p, ma, va):
-        return TrainResult(
-            weights=p.copy(), loss=np.array(hist[0]), min_rate=np.array(hist[1]), objective=np.array(hist[2]),
-            config=config, variant=result_variant, method=method, seed=int(seed),
-            opt_state=np.concatenate([ma, va]), flat=np.array(hist[3]),
-        )
-
-    bar = tqdm(total=tr.n_epoch, initial=k0, disable=not progress, desc=desc)
-    for epoch in range(k0, tr.n_epoch):
-        gen = _stream(seed, _STREAM_ORDER, epoch)
-        order = np.concatenate([gen.permutation(n) for _ in range(-(-visits // n))])[:visits]
-        sums = np.zeros(3)
-        for step in range(steps_per_epoch):
-            rows = order[step * batch : (step + 1) * batch]
-            nb = rows.size
-            lp, ctx = _log_probs(model, params, x_all[rows])
-            p = np.exp(lp)
-            a_dec = _repair_covering(lp)
-            gains = gains_all[rows]
-            if epoch < n_imitate:
-                onehot = np.zeros_like(lp)
-                np.put_along_axis(onehot, teacher[rows][..., None], 1.0, axis=-1)
-                obj = -(onehot * lp).sum(axis=(1, 2)) / lp.shape[1]
-                cot = -(onehot - p) / nb
-                dec_mr = rates_from_gains(gains, a_dec, rho, mu, penalty).min(axis=-1)
-            else:
-                r, allowed = _move_rates(gains, a_dec, rho, mu, penalty)
-                scale = np.maximum(np.where(allowed, r, -np.inf).max(axis=(1, 2)), 1e-9)  # (nb,)
-                rn = r / scale[:, None, None]
-                q = np.where(allowed, p, 0.0)
-                z = q.sum(axis=-1, keepdims=True)
-                q = np.where(z > 0, q / np.where(z > 0, z, 1.0), 0.0)
-                rbar = (q * np.where(allowed, rn, 0.0)).sum(axis=-1, keepdims=True)
-                g = np.where(allowed, q * (rn - rbar), 0.0)
-                obj = -(q * np.where(allowed, rn, 0.0)).sum(axis=(1, 2)) / lp.shape[1]
-                cot = -g / nb
-                dec_mr = r[np.arange(nb), 0, a_dec[:, 0]]
-            grad = _backward(model, params, ctx, cot)
-            sums[0] += ((capacity[rows] - dec_mr) ** 2).sum()
-            sums[1] += dec_mr.sum()
-            sums[2] += obj.sum()
-            t = epoch * steps_per_epoch + step + 1
-            m_adam = b1 * m_adam + (1 - b1) * grad
-            v_adam = b2 * v_adam + (1 - b2) * grad * grad
-            params = params - ADAM_STEP * (m_adam / (1 - b1**t)) / (np.sqrt(v_adam / (1 - b2**t)) + _ADAM_EPS)
-        for i in range(3):
-            hist[i].append(sums[i] / visits)
-        hist[3].append(np.nan)
-        bar.update(1)
-        bar.set_postfix(min_rate=f"{sums[1] / visits:.3f}")
-        if checkpoint is not None:
-            save_weights(checkpoint, result(params, m_adam, v_adam))
-    bar.close()
-    return result(params, m_adam, v_adam)
+    fit = _ScoreFit(model, config, H_hat, teacher, method, result_variant, desc)
+    return run_epochs(fit, config, [int(seed)], [init], progress=progress, checkpoint=checkpoint)[0]
 
 
 def training_data(config: Preset, seed: int):
@@ -458,7 +431,7 @@ def training_data(config: Preset, seed: int):
     :func:`cfmimo.train.training_channels`) and their teacher assignments."""
     tr, sys = config.training, config.system
     H_hat = np.concatenate(
-        [sample_channels(sys, tr.n_data, _stream(seed, _STREAM_EPOCH, e))[1] for e in range(tr.n_epoch)]
+        [sample_channels(sys, tr.n_data, stream(seed, STREAM_EPOCH, e))[1] for e in range(tr.n_epoch)]
     )
     teacher = teacher_assignments(H_hat, db_to_linear(tr.train_snr_db), sys.interference_factor, sys.penalty)
     return H_hat, teacher
@@ -544,31 +517,33 @@ def train_twin(config: Preset, *, hidden: int = TWIN_HIDDEN, seed=None, method: 
     return model, res
 
 
-def committed_weights(config: Preset, *, method=None, seed=None) -> Path | None:
-    """The committed weight file of this ``scoring`` run in :data:`WEIGHTS_DIR` (its name
-    holds the first 24 hex digits of :func:`cfmimo.weights.cache_key`), or ``None``."""
+def committed_weights(config: Preset, weights_dir, *, method=None, seed=None) -> Path | None:
+    """The committed weight file of this ``scoring`` run in the folder ``weights_dir`` (the
+    repository's tracked ``weights/``; its name holds the first 24 hex digits of
+    :func:`cfmimo.weights.cache_key`), or ``None`` (also when ``weights_dir`` is ``None``
+    or not a folder)."""
     method = method or qnn.get_variant("scoring").default_method
     key = cache_key(config, "scoring", method, seed)[:24]
-    if not WEIGHTS_DIR.is_dir():
+    if weights_dir is None or not Path(weights_dir).is_dir():
         return None
-    found = sorted(WEIGHTS_DIR.glob(f"scoring-*-{key}.npz"))
+    found = sorted(Path(weights_dir).glob(f"scoring-*-{key}.npz"))
     return found[0] if found else None
 
 
-def trained(config: Preset, *, method=None, seed=None, progress: bool = False) -> TrainResult:
+def trained(config: Preset, *, cache_dir=None, weights_dir=None, method=None, seed=None, progress: bool = False) -> TrainResult:
     """:func:`cfmimo.train.trained` for the ``scoring`` variant, starting from the committed
-    weights in :data:`WEIGHTS_DIR` when they exist for exactly this run (same cache key),
-    else from the default cache (training if needed)."""
-    committed = committed_weights(config, method=method, seed=seed)
-    cache_dir = committed.parent if committed is not None else None
-    return _cached_training(config, "scoring", cache_dir, method=method, seed=seed, progress=progress)
+    weights in ``weights_dir`` when they exist for exactly this run (same cache key), else
+    from the cache folder ``cache_dir`` (training if needed; ``None``: no cache)."""
+    committed = committed_weights(config, weights_dir, method=method, seed=seed)
+    folder = committed.parent if committed is not None else cache_dir
+    return _cached_training(config, "scoring", folder, method=method, seed=seed, progress=progress)
 
 
-def commit_weights(config: Preset, *, method=None, seed=None, progress: bool = False) -> Path:
-    """Train this ``scoring`` run and write it to :data:`WEIGHTS_DIR` under the name
+def commit_weights(config: Preset, weights_dir, *, method=None, seed=None, progress: bool = False) -> Path:
+    """Train this ``scoring`` run and write it to the folder ``weights_dir`` under the name
     :func:`cfmimo.train.trained` would give it (``scoring-<method>-<key[:24]>.npz``), for
     sizes whose training is too long for the book build. Returns the path."""
     method = method or qnn.get_variant("scoring").default_method
     key = cache_key(config, "scoring", method, seed)
     result = _train_run(config, "scoring", method=method, rng=seed, progress=progress)
-    return save_weights(WEIGHTS_DIR / f"scoring-{method}-{key[:24]}.npz", result)
+    return save_weights(Path(weights_dir) / f"scoring-{method}-{key[:24]}.npz", result)

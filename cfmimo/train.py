@@ -60,6 +60,15 @@ weights, the training channels and each epoch's shuffle (or fresh channels) come
 separate streams ``numpy.random.default_rng([seed, stream, epoch])``. A run resumed from
 a :class:`TrainResult` with ``k`` finished epochs (``init=``, e.g. a checkpoint written
 with ``checkpoint=``) therefore ends bit-identical to an uninterrupted run.
+
+Code layout
+-----------
+Both methods run in the shared loop :func:`cfmimo.loop.run_epochs`, which owns the
+epochs, visiting order, minibatches, progress bar, history, checkpoints and seeds; each
+is a :class:`cfmimo.loop.Method` here (``_Algorithm1``, whose update direction is
+``_shift_rule_gradient``, and ``_Reupload``). A new variant registered in
+:data:`cfmimo.qnn.VARIANTS` trains with either by calling :func:`algorithm1_runs` or
+:func:`reupload_runs` with its name, or with its own Method.
 """
 
 from __future__ import annotations
@@ -67,14 +76,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from tqdm import tqdm
 
 from . import engine, qnn
 from ._validation import as_channel
 from .baselines import candidate_min_rates, exhaustive
 from .channel import sample_channels
-from .config import Preset, db_to_linear
+from .config import Preset, check_preset, db_to_linear
 from .gradients import shift_gradient
+from .loop import SGD, STREAM_DATA, STREAM_EPOCH, Adam, run_epochs, seed_of, stream
 from .rates import gain_matrix, ideal_capacity, rates_from_gains
 from .weights import TrainResult, cache_key, cache_path, check_weights_path, load_cached, load_weights, save_weights
 
@@ -131,9 +140,6 @@ ADAM_STEP = 0.05
 IMITATION_FRACTION = 0.3
 """Fraction of the epochs spent on cross-entropy imitation (method ``imitation``)."""
 
-_ADAM_BETAS = (0.9, 0.999)
-_ADAM_EPS = 1e-8
-_STREAM_INIT, _STREAM_DATA, _STREAM_EPOCH = 0, 1, 2
 _MAX_TABLE = 4096  # precompute per-candidate losses when n_user ** n_ap is at most this
 
 
@@ -143,7 +149,7 @@ _MAX_TABLE = 4096  # precompute per-candidate losses when n_user ** n_ap is at m
 
 
 def _check_method(variant, method):
-    variant = qnn._check_variant(variant)
+    variant = qnn.get_variant(variant).name
     if method is None:
         return DEFAULT_METHOD[variant]
     if method not in METHODS[variant]:
@@ -152,21 +158,7 @@ def _check_method(variant, method):
 
 
 def _seed_of(rng, config) -> int:
-    if rng is None:
-        return int(config.training.seed)
-    if isinstance(rng, bool):
-        raise ValueError(f"rng must be an int seed, a numpy Generator or None, got {rng!r}")
-    if isinstance(rng, (int, np.integer)):
-        if rng < 0:
-            raise ValueError(f"rng = {rng} is out of range; allowed: int seed >= 0")
-        return int(rng)
-    if isinstance(rng, np.random.Generator):
-        return int(rng.integers(0, 2**63 - 1))
-    raise ValueError(f"rng must be an int seed, a numpy Generator or None, got {type(rng).__name__}")
-
-
-def _stream(seed, stream, epoch=0):
-    return np.random.default_rng([seed, stream, epoch])
+    return seed_of(rng, config.training.seed)
 
 
 def training_channels(config: Preset, variant: str = "paper", seed=None) -> np.ndarray:
@@ -180,38 +172,14 @@ def training_channels(config: Preset, variant: str = "paper", seed=None) -> np.n
     -------
     ndarray, complex, shape ``(n, n_ap, n_user, n_tx)``
     """
-    variant = qnn._check_variant(variant)
+    variant = qnn.get_variant(variant)
     seed = _seed_of(seed, config)
     tr = config.training
-    if qnn.get_variant(variant).reuses_data:
-        return sample_channels(config.system, tr.n_data, _stream(seed, _STREAM_DATA))[1]
+    if variant.reuses_data:
+        return sample_channels(config.system, tr.n_data, stream(seed, STREAM_DATA))[1]
     return np.concatenate(
-        [sample_channels(config.system, tr.n_data, _stream(seed, _STREAM_EPOCH, epoch))[1] for epoch in range(tr.n_epoch)]
+        [sample_channels(config.system, tr.n_data, stream(seed, STREAM_EPOCH, epoch))[1] for epoch in range(tr.n_epoch)]
     )
-
-
-def _check_init(init, config, variant, method, seed):
-    """Normalise ``init`` to (weights, k epochs done, history lists, opt_state)."""
-    n_w = qnn.n_weights(config, variant)
-    if init is None:
-        weights = qnn.init_weights(config, variant, _stream(seed, _STREAM_INIT))
-        return weights, 0, ([], [], [], []), None
-    if isinstance(init, TrainResult):
-        if init.variant != variant or init.method != method or init.seed != seed or init.config != config:
-            raise ValueError(
-                "init is a TrainResult of a different run (config, variant, method or seed differ); "
-                "pass init.weights to start a new run from its weights"
-            )
-        k = init.epochs_done
-        hist = (list(init.loss), list(init.min_rate), list(init.objective), list(init.flat))
-        state = init.opt_state if init.opt_state.size else None
-        return np.array(init.weights, dtype=np.float64), k, hist, state
-    weights = np.array(init, dtype=np.float64)
-    if weights.shape != (n_w,):
-        raise ValueError(f"init must have shape (n_weights = {n_w},), got shape {weights.shape}")
-    if not np.all(np.isfinite(weights)):
-        raise ValueError("init contains NaN or inf weights")
-    return weights, 0, ([], [], [], []), None
 
 
 # ---------------------------------------------------------------------------------------
@@ -251,111 +219,106 @@ class _Scorer:
 # ---------------------------------------------------------------------------------------
 
 
-def _paper_decide(program, config, x, thetas):
+def _paper_decide(program, config, x, thetas, variant="paper"):
     """Floor-decoded assignments for x ``(S, 1, n_in)`` and thetas ``(S, R, P)``."""
     lead = np.broadcast_shapes(x.shape[:-1], thetas.shape[:-1])
     xb = np.broadcast_to(x, lead + x.shape[-1:]).reshape(-1, x.shape[-1])
     tb = np.broadcast_to(thetas, lead + thetas.shape[-1:]).reshape(-1, thetas.shape[-1])
     probs = engine.forward(program, xb, tb)
-    o = qnn._bit_marginals(probs, config.system.n_ap)
+    o = qnn.get_variant(variant).outputs(config, probs)
     a = np.clip(np.floor(o * config.system.n_user), 0, config.system.n_user - 1).astype(np.int64)
     return a.reshape(lead + (config.system.n_ap,))
 
 
-def algorithm1_runs(config, seeds, method, inits, progress, checkpoint) -> list:
-    """Algorithm 1 for the ``paper`` variant, one run per seed (the runner behind
-    :func:`train` and :func:`train_seeds`; ``inits`` holds one ``init`` per seed)."""
-    variant = "paper"
-    program = engine.program_for(config, variant)
-    tr = config.training
-    n_w = qnn.n_weights(config, variant)
-    S = len(seeds)
-    starts = [_check_init(init, config, variant, method, seed) for init, seed in zip(inits, seeds)]
-    k0 = starts[0][1]
-    if any(s[1] != k0 for s in starts):  # pragma: no cover - train_seeds has no init
-        raise ValueError("all runs must resume from the same epoch")
-    theta = np.stack([s[0] for s in starts])  # (S, P)
-    hist = [s[2] for s in starts]
-    data = [sample_channels(config.system, tr.n_data, _stream(seed, _STREAM_DATA)) for seed in seeds]
-    x_all = np.stack([qnn.encode_angles(H_hat) for _, H_hat in data])  # (S, n_data, n_in)
-    scorers = [_Scorer(config, H_hat) for _, H_hat in data]
-    rows_s = np.arange(S)
-    shift = tr.shift
-    if method in ("shift", "printed"):
-        delta = np.zeros((2 * n_w + 1, n_w))
-        delta[1 : n_w + 1] = shift * np.eye(n_w)
-        delta[n_w + 1 :] = -shift * np.eye(n_w)
-    else:
-        delta = None
-    table = np.stack([sc.table for sc in scorers]) if scorers[0].table is not None else None
-    mtable = np.stack([sc.min_table for sc in scorers]) if table is not None else None
+def _shift_rule_gradient(L, method, shift):
+    """The update direction of Algorithm 1 line 7 from the losses of one step.
 
-    def score(order_rows, a):
+    ``L`` ``(S, 2P + 1)``: the loss at the centre, at :math:`\\theta + \\varrho e_j`
+    (columns ``1..P``) and at :math:`\\theta - \\varrho e_j` (columns ``P+1..2P``).
+    ``"shift"``: the correct rule :math:`[L_+ - L_-] / (2 \\sin\\varrho)`; ``"printed"``:
+    Eq. (17) as printed, :math:`\\tfrac12 \\sin(\\varrho) [L_- - L_+]`. Returns ``(S, P)``.
+    """
+    n_w = (L.shape[1] - 1) // 2
+    return shift_gradient(L[:, 1 : n_w + 1], L[:, n_w + 1 :], shift, method)
+
+
+class _Algorithm1:
+    """Algorithm 1 as a :class:`cfmimo.loop.Method`: one SGD step per channel on the
+    ``n_data`` channels drawn once, shuffled every epoch. For the ``paper`` variant, or any
+    variant whose readout is one probability per AP (decoded by the floor rule)."""
+
+    batch = 1
+    order_stream = STREAM_EPOCH
+
+    def __init__(self, config, seeds, method, variant="paper"):
+        tr = config.training
+        self.config, self.name, self.shift, self.variant = config, method, tr.shift, variant
+        self.desc = f"train {variant}/{method}"
+        self.program = engine.program_for(config, variant)
+        self.n_weights = n_w = qnn.n_weights(config, variant)
+        self.n_items = self.visits = tr.n_data
+        self.tracks_flat = method != "rotosolve"
+        data = [sample_channels(config.system, tr.n_data, stream(seed, STREAM_DATA)) for seed in seeds]
+        inputs = qnn.get_variant(variant).inputs
+        self.x_all = np.stack([inputs(config, H_hat) for _, H_hat in data])  # (S, n_data, n_in)
+        self.scorers = [_Scorer(config, H_hat) for _, H_hat in data]
+        self.rows_s = np.arange(len(seeds))
+        if method in ("shift", "printed"):
+            self.delta = np.zeros((2 * n_w + 1, n_w))
+            self.delta[1 : n_w + 1] = self.shift * np.eye(n_w)
+            self.delta[n_w + 1 :] = -self.shift * np.eye(n_w)
+        have_table = self.scorers[0].table is not None
+        self.table = np.stack([sc.table for sc in self.scorers]) if have_table else None
+        self.mtable = np.stack([sc.min_table for sc in self.scorers]) if have_table else None
+
+    def init_weights(self, rng):
+        return qnn.init_weights(self.config, self.variant, rng)
+
+    def optimiser(self, states, steps_per_epoch):
+        return SGD(self.config.training.step_size)
+
+    def begin_epoch(self, epoch):
+        pass
+
+    def _score(self, order_rows, a):
         # order_rows (S,), a (S, R, M) -> loss, min-rate (S, R)
-        if table is not None:
-            idx = qnn.assignment_index(a, config.system.n_user)
-            return table[rows_s[:, None], order_rows[:, None], idx], mtable[rows_s[:, None], order_rows[:, None], idx]
-        loss = np.stack([scorers[s].loss(order_rows[s], a[s]) for s in range(S)])
-        mr = np.stack([scorers[s].min_rate(order_rows[s], a[s]) for s in range(S)])
+        if self.table is not None:
+            idx = qnn.assignment_index(a, self.config.system.n_user)
+            at = (self.rows_s[:, None], order_rows[:, None], idx)
+            return self.table[at], self.mtable[at]
+        loss = np.stack([sc.loss(order_rows[s], a[s]) for s, sc in enumerate(self.scorers)])
+        mr = np.stack([sc.min_rate(order_rows[s], a[s]) for s, sc in enumerate(self.scorers)])
         return loss, mr
 
-    bar = tqdm(total=tr.n_epoch, initial=k0, disable=not progress, desc=f"train paper/{method}")
-    for epoch in range(k0, tr.n_epoch):
-        lr = tr.step_size / np.sqrt(epoch + 1.0)
-        orders = np.stack([_stream(seed, _STREAM_EPOCH, epoch).permutation(tr.n_data) for seed in seeds])
-        loss_sum = np.zeros(S)
-        mr_sum = np.zeros(S)
-        flat_sum = np.zeros(S)
-        for step in range(tr.n_data):
-            rows = orders[:, step]
-            x = x_all[rows_s, rows][:, None, :]  # (S, 1, n_in)
-            if delta is not None:
-                a = _paper_decide(program, config, x, theta[:, None, :] + delta)
-                L, mr = score(rows, a)
-                loss_sum += L[:, 0]
-                mr_sum += mr[:, 0]
-                flat_sum += np.all(L[:, 1:] == L[:, :1], axis=1)
-                grad = shift_gradient(L[:, 1 : n_w + 1], L[:, n_w + 1 :], shift, method)
-                theta = theta - lr * grad
-            else:  # rotosolve, one weight at a time
-                for j in range(n_w):
-                    trio = np.repeat(theta[:, None, :], 3, axis=1)
-                    trio[:, 1, j] += np.pi / 2
-                    trio[:, 2, j] -= np.pi / 2
-                    L, mr = score(rows, _paper_decide(program, config, x, trio))
-                    if j == 0:
-                        loss_sum += L[:, 0]
-                        mr_sum += mr[:, 0]
-                    theta = theta.copy()
-                    theta[:, j] = (
-                        theta[:, j] - np.pi / 2 - np.arctan2(2 * L[:, 0] - L[:, 1] - L[:, 2], L[:, 1] - L[:, 2])
-                    )
-        for s in range(S):
-            hist[s][0].append(loss_sum[s] / tr.n_data)
-            hist[s][1].append(mr_sum[s] / tr.n_data)
-            hist[s][2].append(loss_sum[s] / tr.n_data)
-            hist[s][3].append(flat_sum[s] / tr.n_data if delta is not None else np.nan)
-        bar.update(1)
-        bar.set_postfix(loss=f"{float(np.mean(loss_sum)) / tr.n_data:.2f}")
-        if checkpoint is not None:
-            save_weights(checkpoint, _result(config, variant, method, seeds[0], theta[0], hist[0], None))
-    bar.close()
-    return [_result(config, variant, method, seeds[s], theta[s], hist[s], None) for s in range(S)]
+    def step(self, epoch, step, rows, theta, sums, optimiser):
+        rows = rows[:, 0]
+        x = self.x_all[self.rows_s, rows][:, None, :]  # (S, 1, n_in)
+        if self.name == "rotosolve":  # one weight at a time
+            for j in range(self.n_weights):
+                trio = np.repeat(theta[:, None, :], 3, axis=1)
+                trio[:, 1, j] += np.pi / 2
+                trio[:, 2, j] -= np.pi / 2
+                L, mr = self._score(rows, _paper_decide(self.program, self.config, x, trio, self.variant))
+                if j == 0:
+                    sums[0] += L[:, 0]
+                    sums[1] += mr[:, 0]
+                    sums[2] += L[:, 0]
+                theta = theta.copy()
+                theta[:, j] = theta[:, j] - np.pi / 2 - np.arctan2(2 * L[:, 0] - L[:, 1] - L[:, 2], L[:, 1] - L[:, 2])
+            return theta
+        a = _paper_decide(self.program, self.config, x, theta[:, None, :] + self.delta, self.variant)
+        L, mr = self._score(rows, a)
+        sums[0] += L[:, 0]
+        sums[1] += mr[:, 0]
+        sums[2] += L[:, 0]
+        sums[3] += np.all(L[:, 1:] == L[:, :1], axis=1)
+        return optimiser.update(theta, _shift_rule_gradient(L, self.name, self.shift), epoch, step)
 
 
-def _result(config, variant, method, seed, weights, hist, opt_state):
-    return TrainResult(
-        weights=np.array(weights),
-        loss=np.array(hist[0], dtype=np.float64),
-        min_rate=np.array(hist[1], dtype=np.float64),
-        objective=np.array(hist[2], dtype=np.float64),
-        config=config,
-        variant=variant,
-        method=method,
-        seed=int(seed),
-        opt_state=np.zeros(0) if opt_state is None else np.array(opt_state),
-        flat=np.array(hist[3], dtype=np.float64),
-    )
+def algorithm1_runs(config, seeds, method, inits, progress, checkpoint, variant="paper") -> list:
+    """Algorithm 1 for the ``paper`` variant (or ``variant``), one run per seed (the runner
+    behind :func:`train` and :func:`train_seeds`; ``inits`` holds one ``init`` per seed)."""
+    return run_epochs(_Algorithm1(config, seeds, method, variant), config, seeds, inits, progress=progress, checkpoint=checkpoint)
 
 
 # ---------------------------------------------------------------------------------------
@@ -363,113 +326,97 @@ def _result(config, variant, method, seed, weights, hist, opt_state):
 # ---------------------------------------------------------------------------------------
 
 
-def reupload_runs(config, seeds, method, inits, progress, checkpoint) -> list:
-    """Adam on exact probabilities for the ``reupload`` variant, one run per seed (the
-    runner behind :func:`train` and :func:`train_seeds`)."""
-    variant = "reupload"
-    program = engine.program_for(config, variant)
-    tr, sys = config.training, config.system
-    n_w = qnn.n_weights(config, variant)
-    S = len(seeds)
-    starts = [_check_init(init, config, variant, method, seed) for init, seed in zip(inits, seeds)]
-    k0 = starts[0][1]
-    theta = np.stack([s[0] for s in starts])  # (S, P)
-    hist = [s[2] for s in starts]
-    m_adam = np.zeros((S, n_w))
-    v_adam = np.zeros((S, n_w))
-    for s, st in enumerate(starts):
-        if st[3] is not None:
-            m_adam[s], v_adam[s] = st[3][:n_w], st[3][n_w:]
-    rho = db_to_linear(tr.train_snr_db)
-    index, covers = qnn._code_tables(sys.n_ap, sys.n_user)
-    n_codes = 2 ** qnn.n_clbits(config, variant)
-    # map every bitstring to its candidate (or -1 for an invalid code)
-    code_to_cand = np.full(n_codes, -1, dtype=np.int64)
-    code_to_cand[index] = np.arange(len(index))
-    valid = code_to_cand >= 0
-    cover_code = np.zeros(n_codes, dtype=bool)
-    cover_code[index[covers]] = True
-    if not covers.any():
-        cover_code = valid.copy()
-    n_imitate = int(round(IMITATION_FRACTION * tr.n_epoch)) if method == "imitation" else 0
-    batch = min(BATCH, tr.n_data)
-    n_steps = -(-tr.n_data // batch)
-    b1, b2 = _ADAM_BETAS
-    bar = tqdm(total=tr.n_epoch, initial=k0, disable=not progress, desc=f"train reupload/{method}")
-    for epoch in range(k0, tr.n_epoch):
-        lr = ADAM_STEP
+class _Reupload:
+    """Adam on exact probabilities as a :class:`cfmimo.loop.Method`: fresh channels every
+    epoch, minibatches in order. For the ``reupload`` variant, or any variant whose
+    bitstrings hold a binary user code per AP."""
+
+    order_stream = None
+    tracks_flat = False
+
+    def __init__(self, config, seeds, method, variant="reupload"):
+        tr, sys = config.training, config.system
+        self.config, self.seeds, self.name, self.variant = config, seeds, method, variant
+        self.desc = f"train {variant}/{method}"
+        self.program = engine.program_for(config, variant)
+        self.n_weights = qnn.n_weights(config, variant)
+        self.n_items = self.visits = tr.n_data
+        self.batch = min(BATCH, tr.n_data)
+        self.rho = db_to_linear(tr.train_snr_db)
+        self.index, covers = index, covers = qnn.code_tables(sys.n_ap, sys.n_user)
+        self.n_codes = n_codes = 2 ** qnn.n_clbits(config, variant)
+        # map every bitstring to its candidate (or -1 for an invalid code)
+        self.code_to_cand = np.full(n_codes, -1, dtype=np.int64)
+        self.code_to_cand[index] = np.arange(len(index))
+        self.valid = self.code_to_cand >= 0
+        self.cover_code = np.zeros(n_codes, dtype=bool)
+        self.cover_code[index[covers]] = True
+        if not covers.any():
+            self.cover_code = self.valid.copy()
+        self.n_imitate = int(round(IMITATION_FRACTION * tr.n_epoch)) if method == "imitation" else 0
+
+    def init_weights(self, rng):
+        return qnn.init_weights(self.config, self.variant, rng)
+
+    def optimiser(self, states, steps_per_epoch):
+        return Adam(ADAM_STEP, states, self.n_weights, steps_per_epoch)
+
+    def begin_epoch(self, epoch):
+        tr, sys = self.config.training, self.config.system
         xs, targets, mtabs, ltabs = [], [], [], []
-        for seed in seeds:
-            _, H_hat = sample_channels(sys, tr.n_data, _stream(seed, _STREAM_EPOCH, epoch))
-            sc = _Scorer(config, H_hat)
-            xs.append(qnn.encode_angles(H_hat))
-            if epoch < n_imitate:
-                best = exhaustive(H_hat, rho, sys.interference_factor, sys.penalty)
-                targets.append(index[qnn.assignment_index(best, sys.n_user)])
+        for seed in self.seeds:
+            _, H_hat = sample_channels(sys, tr.n_data, stream(seed, STREAM_EPOCH, epoch))
+            sc = _Scorer(self.config, H_hat)
+            xs.append(qnn.get_variant(self.variant).inputs(self.config, H_hat))
+            if epoch < self.n_imitate:
+                best = exhaustive(H_hat, self.rho, sys.interference_factor, sys.penalty)
+                targets.append(self.index[qnn.assignment_index(best, sys.n_user)])
             # per-bitstring min-rate and loss (invalid code: an unserved user)
-            mr = np.full((tr.n_data, n_codes), -sys.penalty)
-            mr[:, valid] = sc.min_table[:, code_to_cand[valid]]
+            mr = np.full((tr.n_data, self.n_codes), -sys.penalty)
+            mr[:, self.valid] = sc.min_table[:, self.code_to_cand[self.valid]]
             mtabs.append(mr)
             ltabs.append((sc.capacity[:, None] - mr) ** 2)
-        xs, mtabs, ltabs = np.stack(xs), np.stack(mtabs), np.stack(ltabs)
-        sums = np.zeros((3, S))
-        for step in range(n_steps):
-            sl = slice(step * batch, min((step + 1) * batch, tr.n_data))
-            nb = sl.stop - sl.start
-            x = xs[:, sl]  # (S, nb, n_in)
-            th = theta[:, None, :]
-            xb = x.reshape(S * nb, -1)
-            tb = np.repeat(theta, nb, axis=0)  # (S * nb, P)
-            probs = engine.forward(program, xb, tb).reshape(S, nb, n_codes)  # (S, nb, C)
-            if epoch < n_imitate:
-                tgt = np.stack(targets)[:, sl]  # (S, nb)
-                p_t = np.take_along_axis(probs, tgt[..., None], axis=-1)[..., 0]
-                p_t = np.maximum(p_t, 1e-12)
-                obj = -np.log(p_t)
-                cot = np.zeros_like(probs)
-                np.put_along_axis(cot, tgt[..., None], (-1.0 / p_t / nb)[..., None], axis=-1)
-            elif method == "imitation":
-                q = np.where(cover_code, probs, 0.0)
-                z = np.maximum(q.sum(axis=-1), 1e-12)
-                r = mtabs[:, sl]
-                expected = (q * r).sum(axis=-1) / z
-                obj = -expected
-                cot = np.where(cover_code, -(r - expected[..., None]) / z[..., None] / nb, 0.0)
-            else:  # expected loss over all bitstrings
-                lt = ltabs[:, sl]
-                obj = (probs * lt).sum(axis=-1)
-                cot = lt / nb
-            _, g = engine.vjp(program, xb, tb, cot.reshape(-1, n_codes))
-            grad = g.reshape(S, nb, n_w).sum(axis=1)  # (S, P)
-            # history: decoded assignments at the weights in force
-            q = np.where(cover_code, probs, -1.0)
-            chosen = np.argmax(q, axis=-1)  # bitstring of the decoded assignment
-            dec_mr = np.take_along_axis(mtabs[:, sl], chosen[..., None], -1)[..., 0]
-            dec_loss = np.take_along_axis(ltabs[:, sl], chosen[..., None], -1)[..., 0]
-            sums[0] += dec_loss.sum(axis=1)
-            sums[1] += dec_mr.sum(axis=1)
-            sums[2] += obj.sum(axis=1)
-            # Adam
-            t = epoch * n_steps + step + 1
-            m_adam = b1 * m_adam + (1 - b1) * grad
-            v_adam = b2 * v_adam + (1 - b2) * grad * grad
-            mhat = m_adam / (1 - b1**t)
-            vhat = v_adam / (1 - b2**t)
-            theta = theta - lr * mhat / (np.sqrt(vhat) + _ADAM_EPS)
-        for s in range(S):
-            for i in range(3):
-                hist[s][i].append(sums[i, s] / tr.n_data)
-            hist[s][3].append(np.nan)
-        bar.update(1)
-        bar.set_postfix(loss=f"{float(np.mean(sums[0])) / tr.n_data:.2f}")
-        if checkpoint is not None:
-            state = np.concatenate([m_adam[0], v_adam[0]])
-            save_weights(checkpoint, _result(config, variant, method, seeds[0], theta[0], hist[0], state))
-    bar.close()
-    return [
-        _result(config, variant, method, seeds[s], theta[s], hist[s], np.concatenate([m_adam[s], v_adam[s]]))
-        for s in range(S)
-    ]
+        self.xs, self.mtabs, self.ltabs = np.stack(xs), np.stack(mtabs), np.stack(ltabs)
+        self.targets = np.stack(targets) if targets else None
+
+    def step(self, epoch, step, rows, theta, sums, optimiser):
+        S, nb = rows.shape
+        n_codes, cover_code = self.n_codes, self.cover_code
+        at = (np.arange(S)[:, None], rows)
+        xb = self.xs[at].reshape(S * nb, -1)
+        tb = np.repeat(theta, nb, axis=0)  # (S * nb, P)
+        probs = engine.forward(self.program, xb, tb).reshape(S, nb, n_codes)  # (S, nb, C)
+        mtab, ltab = self.mtabs[at], self.ltabs[at]  # (S, nb, C)
+        if epoch < self.n_imitate:
+            tgt = self.targets[at]  # (S, nb)
+            p_t = np.take_along_axis(probs, tgt[..., None], axis=-1)[..., 0]
+            p_t = np.maximum(p_t, 1e-12)
+            obj = -np.log(p_t)
+            cot = np.zeros_like(probs)
+            np.put_along_axis(cot, tgt[..., None], (-1.0 / p_t / nb)[..., None], axis=-1)
+        elif self.name == "imitation":
+            q = np.where(cover_code, probs, 0.0)
+            z = np.maximum(q.sum(axis=-1), 1e-12)
+            expected = (q * mtab).sum(axis=-1) / z
+            obj = -expected
+            cot = np.where(cover_code, -(mtab - expected[..., None]) / z[..., None] / nb, 0.0)
+        else:  # expected loss over all bitstrings
+            obj = (probs * ltab).sum(axis=-1)
+            cot = ltab / nb
+        _, g = engine.vjp(self.program, xb, tb, cot.reshape(-1, n_codes))
+        grad = g.reshape(S, nb, self.n_weights).sum(axis=1)  # (S, P)
+        # history: decoded assignments at the weights in force
+        chosen = np.argmax(np.where(cover_code, probs, -1.0), axis=-1)  # bitstring of the decoded assignment
+        sums[0] += np.take_along_axis(ltab, chosen[..., None], -1)[..., 0].sum(axis=1)
+        sums[1] += np.take_along_axis(mtab, chosen[..., None], -1)[..., 0].sum(axis=1)
+        sums[2] += obj.sum(axis=1)
+        return optimiser.update(theta, grad, epoch, step)
+
+
+def reupload_runs(config, seeds, method, inits, progress, checkpoint, variant="reupload") -> list:
+    """Adam on exact probabilities for the ``reupload`` variant (or ``variant``), one run
+    per seed (the runner behind :func:`train` and :func:`train_seeds`)."""
+    return run_epochs(_Reupload(config, seeds, method, variant), config, seeds, inits, progress=progress, checkpoint=checkpoint)
 
 
 # ---------------------------------------------------------------------------------------
@@ -505,8 +452,8 @@ def train(config: Preset, variant: str = "paper", *, method=None, rng=None, prog
     -------
     TrainResult
     """
-    config = qnn._check_config(config)
-    variant = qnn._check_variant(variant)
+    config = check_preset(config)
+    variant = qnn.get_variant(variant).name
     method = _check_method(variant, method)
     seed = _seed_of(rng, config)
     if checkpoint is not None:
@@ -525,8 +472,8 @@ def train_seeds(config: Preset, variant: str = "paper", seeds=(0, 1, 2), *, meth
     seeds : sequence of int
         Non-negative, at least one.
     """
-    config = qnn._check_config(config)
-    variant = qnn._check_variant(variant)
+    config = check_preset(config)
+    variant = qnn.get_variant(variant).name
     method = _check_method(variant, method)
     seeds = list(seeds)
     if not seeds:
@@ -554,8 +501,8 @@ def decide(config: Preset, variant: str, weights, H_hat, *, chunk: int = 4096) -
     -------
     ndarray of int, shape ``(..., n_ap)``
     """
-    config = qnn._check_config(config)
-    variant = qnn._check_variant(variant)
+    config = check_preset(config)
+    variant = qnn.get_variant(variant).name
     if isinstance(weights, TrainResult):
         weights = weights.weights
     weights = np.asarray(weights, dtype=np.float64)
@@ -594,14 +541,13 @@ def trained(config: Preset, variant: str = "paper", cache_dir=None, *, method=No
     Parameters
     ----------
     cache_dir : str or Path, optional
-        The cache folder (the notebooks pass ``"_cache"``). Default:
-        ``cfmimo.weights.default_cache_dir()`` (``notebooks/_cache`` of a source
-        checkout; no cache outside one).
+        The cache folder (the notebooks pass their ``cache_dir`` parameter, ``"_cache"``);
+        created when missing. ``None``: no cache (the run is computed every time).
     method, seed : optional
         As in :func:`train` (``seed`` defaults to ``config.training.seed``).
     """
-    config = qnn._check_config(config)
-    variant = qnn._check_variant(variant)
+    config = check_preset(config)
+    variant = qnn.get_variant(variant).name
     method = _check_method(variant, method)
     path = cache_path(cache_dir, config, variant, method, seed)
     result = load_cached(path, config)

@@ -10,9 +10,9 @@ names what is wrong, so that a damaged or foreign file is never used.
 The cache (:func:`cache_path`, :func:`load_cached`) names a finished run's file by
 :func:`cache_key`; an entry that cannot be read (truncated, empty, foreign) counts as
 missing, with a :class:`CacheWarning`, and the caller trains again
-(:func:`cfmimo.train.trained`). The caller names the cache folder (the notebooks use
-``_cache`` beside themselves); :func:`default_cache_dir` is the fallback for callers that
-do not.
+(:func:`cfmimo.train.trained`). The caller names the cache folder (the notebooks pass
+their ``cache_dir`` parameter, ``_cache`` beside themselves); the library knows no
+folder of its own.
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ __all__ = [
     "code_fingerprint",
     "cache_path",
     "load_cached",
-    "default_cache_dir",
 ]
 
 _ARRAYS = ("weights", "loss", "min_rate", "objective", "opt_state", "flat")
@@ -410,25 +409,17 @@ def code_fingerprint(source: str) -> str:
     return "\n".join(line.rstrip() for line in lines if line.strip())
 
 
-def default_cache_dir() -> Path | None:
-    """``notebooks/_cache`` of the source checkout, or ``None`` outside a checkout.
-
-    Fallback for callers that do not name a cache folder; new code passes ``cache_dir``.
-    """
-    notebooks = Path(__file__).resolve().parent.parent / "notebooks"
-    return notebooks / "_cache" if notebooks.is_dir() else None
-
-
 def cache_path(cache_dir, config: Preset, variant: str, method: str, seed=None) -> Path | None:
-    """File of a run in the cache folder ``cache_dir`` (``None``: :func:`default_cache_dir`).
+    """File of a run in the cache folder ``cache_dir``: ``<variant>-<method>-<key[:24]>.npz``
+    (:func:`cache_key`).
 
-    Returns ``None`` when there is no cache folder.
+    Returns ``None`` when ``cache_dir`` is ``None`` (no cache).
     """
-    if cache_dir is not None and (isinstance(cache_dir, bool) or not isinstance(cache_dir, (str, os.PathLike))):
-        raise TypeError(f"cache_dir must be a str, a path or None, got {type(cache_dir).__name__}")
-    directory = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    if directory is None:
+    if cache_dir is None:
         return None
+    if isinstance(cache_dir, bool) or not isinstance(cache_dir, (str, os.PathLike)):
+        raise TypeError(f"cache_dir must be a str, a path or None, got {type(cache_dir).__name__}")
+    directory = Path(cache_dir)
     if directory.exists() and not directory.is_dir():
         raise ValueError(f"cache_dir = {str(directory)!r} is not a folder")
     key = cache_key(config, variant, method, seed)

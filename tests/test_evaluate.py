@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from cfmimo import channel, evaluate, rates
+from cfmimo import baselines, channel, evaluate, rates
 from cfmimo.config import PAPER
 
 
@@ -20,8 +20,23 @@ def test_scores_match_direct_computation(sample):
     assert s.sum_rate == pytest.approx(r.sum(axis=1).mean())
     unserved = [len(set(row)) < 3 for row in decisions["strongest AP"]]
     assert s.share_unserved == pytest.approx(np.mean(unserved))
-    assert evaluate.score_policy("opt", opt, H, H_hat, 10.0, 0.1, optimal=opt).share_optimal == 1.0
     assert 0 <= s.share_optimal < 1
+
+
+def test_share_optimal_counts_the_decisions_that_reach_a_brute_force_optimum(sample):
+    H, H_hat = sample[0][:25], sample[1][:25]
+    rho, mu = 10.0, 0.1
+    decisions = evaluate.baseline_assignments(H, H_hat, rho, mu, rng=0)
+    # brute force: the best min-rate on the estimate over every assignment, one by one
+    every = baselines.all_assignments(4, 3)
+    best = np.array([max(rates.min_rate(h, h, a, rho, mu) for a in every) for h in H_hat])
+    for name, a in decisions.items():
+        mine = rates.min_rate(H_hat, H_hat, a, rho, mu)
+        assert np.all(mine <= best + 1e-12), name  # nobody beats the optimum on the estimate
+        s = evaluate.score_policy(name, a, H, H_hat, rho, mu, optimal=decisions["exhaustive"])
+        assert s.share_optimal == pytest.approx(np.mean(mine >= best - 1e-12 * np.abs(best))), name
+    np.testing.assert_allclose(rates.min_rate(H_hat, H_hat, decisions["exhaustive"], rho, mu), best, rtol=1e-12)
+    assert evaluate.score_policy("random", decisions["random"], H, H_hat, rho, mu, optimal=decisions["exhaustive"]).share_optimal < 1
 
 
 def test_oracle_bounds_every_policy_in_every_trial(sample):

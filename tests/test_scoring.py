@@ -1,14 +1,17 @@
 """The one-qubit-per-AP scoring QNN, its classical twin, their training and the variant registry."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from qiskit.quantum_info import Statevector
 
-from cfmimo import channel, engine, qnn, scoring, train
+from cfmimo import channel, engine, loop, qnn, scoring, train
 from cfmimo.config import PAPER, SMOKE, with_overrides
 from cfmimo.rates import serves_every_user
 
 SMALL = with_overrides(SMOKE, n_ap=3, n_user=2)
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"  # the repository's committed weight files
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +149,7 @@ def test_resume_from_checkpoint_bit_identical(tmp_path, monkeypatch):
         pass
 
     saved = []
-    original = scoring.save_weights
+    original = loop.save_weights  # the training loop writes the checkpoints
 
     def stop_after_two(path, result):
         original(path, result)
@@ -154,7 +157,7 @@ def test_resume_from_checkpoint_bit_identical(tmp_path, monkeypatch):
         if len(saved) == 2:
             raise Stop
 
-    monkeypatch.setattr(scoring, "save_weights", stop_after_two)
+    monkeypatch.setattr(loop, "save_weights", stop_after_two)
     with pytest.raises(Stop):
         train.train(cfg, "scoring", rng=1, checkpoint=ck)
     monkeypatch.undo()
@@ -191,10 +194,26 @@ def test_decide_checks_the_full_shape_of_h_hat(smoke_run):
 def test_committed_smoke_weights_are_reproduced_bit_for_bit():
     """The committed weights/ files come from train.train: retraining the smoke one gives
     the same bits (whatever cache key the current sources give it)."""
-    files = sorted(scoring.WEIGHTS_DIR.glob("scoring-imitation-*.npz"))
+    files = sorted(WEIGHTS_DIR.glob("scoring-imitation-*.npz"))
     smoke = [f for f in files if train.load_weights(f).config == SMOKE]
-    assert smoke, f"no committed smoke weights in {scoring.WEIGHTS_DIR}; write them with scoring.commit_weights(SMOKE)"
+    assert smoke, f"no committed smoke weights in {WEIGHTS_DIR}; write them with scoring.commit_weights(SMOKE, 'weights')"
     committed = train.load_weights(smoke[0])
     again = train.train(SMOKE, "scoring", rng=committed.seed)
     np.testing.assert_array_equal(again.weights, committed.weights)
     np.testing.assert_array_equal(again.min_rate, committed.min_rate)
+
+
+def test_committed_weights_are_found_in_the_folder_the_caller_names(tmp_path):
+    cfg = with_overrides(SMALL, n_epoch=2, n_data=20)
+    assert scoring.committed_weights(cfg, tmp_path) is None and scoring.committed_weights(cfg, None) is None
+    path = scoring.commit_weights(cfg, tmp_path / "weights")
+    assert scoring.committed_weights(cfg, tmp_path / "weights") == path
+    assert scoring.committed_weights(cfg, tmp_path / "weights", seed=cfg.training.seed + 1) is None
+    # trained() reads the committed file: nothing is written to the cache folder
+    run = scoring.trained(cfg, cache_dir=tmp_path / "cache", weights_dir=tmp_path / "weights")
+    np.testing.assert_array_equal(run.weights, train.load_weights(path).weights)
+    assert not (tmp_path / "cache").exists()
+    # without committed weights it trains into the cache folder, bit-identically
+    other = scoring.trained(cfg, cache_dir=tmp_path / "cache", weights_dir=tmp_path / "elsewhere")
+    np.testing.assert_array_equal(other.weights, run.weights)
+    assert len(list((tmp_path / "cache").glob("scoring-*.npz"))) == 1

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cfmimo import channel, engine, qnn, rates, train
+from cfmimo import channel, engine, loop, qnn, rates, train
 from cfmimo.config import SMOKE, db_to_linear, with_overrides
 
 ONE_STEP = with_overrides(SMOKE, n_data=1, n_epoch=1)
@@ -143,7 +143,7 @@ def test_resume_from_checkpoint_is_bit_identical(tmp_path, monkeypatch, variant)
     cfg = with_overrides(SMOKE, n_epoch=3)
     full = train.train(cfg, variant, rng=2)
     ckpt = tmp_path / "ckpt.npz"
-    real_save = train.save_weights
+    real_save = loop.save_weights  # the training loop writes the checkpoints
     calls = []
 
     def save_then_die(path, result):
@@ -152,7 +152,7 @@ def test_resume_from_checkpoint_is_bit_identical(tmp_path, monkeypatch, variant)
             raise KeyboardInterrupt("killed after epoch 1")
         return real_save(path, result)
 
-    monkeypatch.setattr(train, "save_weights", save_then_die)
+    monkeypatch.setattr(loop, "save_weights", save_then_die)
     with pytest.raises(KeyboardInterrupt):
         train.train(cfg, variant, rng=2, checkpoint=ckpt)
     monkeypatch.undo()
@@ -218,16 +218,25 @@ def test_flat_fraction_and_convergence(paper_run, reupload_run):
 
 
 def test_training_channels_are_those_the_runs_see():
-    from cfmimo import channel, config
-    import numpy as np
-
-    cfg = config.SMOKE
+    cfg = SMOKE
     paper = train.training_channels(cfg, "paper")
     assert paper.shape == (cfg.training.n_data, 4, 3, 2)
     stream = train.training_channels(cfg, "reupload")
     assert stream.shape == (cfg.training.n_data * cfg.training.n_epoch, 4, 3, 2)
-    # independent re-derivation of the documented streams: default_rng([seed, stream, epoch])
-    seed = cfg.training.seed
-    np.testing.assert_array_equal(paper, channel.sample_channels(cfg.system, cfg.training.n_data, np.random.default_rng([seed, 1, 0]))[1])
-    last = channel.sample_channels(cfg.system, cfg.training.n_data, np.random.default_rng([seed, 2, cfg.training.n_epoch - 1]))[1]
-    np.testing.assert_array_equal(stream[-cfg.training.n_data:], last)
+    n = cfg.training.n_data
+    assert not np.array_equal(stream[:n], stream[n : 2 * n])  # every epoch draws fresh channels
+    np.testing.assert_array_equal(train.training_channels(cfg, "paper", seed=5), train.training_channels(cfg, "paper", seed=5))
+    assert not np.array_equal(train.training_channels(cfg, "paper", seed=5), train.training_channels(cfg, "paper", seed=6))
+    # with one channel and one step, the history's first entry is the decision of the
+    # initial weights on that channel: the channel the run saw is the one returned here
+    rho = db_to_linear(ONE_STEP.training.train_snr_db)
+    mu, penalty = ONE_STEP.system.interference_factor, ONE_STEP.system.penalty
+    for variant in ("paper", "reupload"):
+        w0 = qnn.init_weights(ONE_STEP, variant, 11)
+        for seed in (5, 6):
+            H_hat = train.training_channels(ONE_STEP, variant, seed=seed)
+            a = train.decide(ONE_STEP, variant, w0, H_hat)
+            run = train.train(ONE_STEP, variant, rng=seed, init=w0)
+            want = rates.min_rate(H_hat, H_hat, a, rho, mu, penalty)
+            assert run.min_rate[0] == pytest.approx(want[0], rel=1e-12, abs=1e-12), (variant, seed)
+            assert run.loss[0] == pytest.approx(rates.loss(H_hat, H_hat, a, rho, mu, penalty)[0], rel=1e-12), (variant, seed)
