@@ -24,19 +24,26 @@ The QNN and its decisions (Section III-A)
 Training (Algorithm 1, Appendix A)
 
 * :mod:`cfmimo.train` - Algorithm 1 for the ``paper`` variant, the differentiable objective of ``reupload``, deployment
+* :mod:`cfmimo.loop` - the one training loop skeleton (epochs, minibatch order, optimisers, history, checkpoints) every method plugs into
 * :mod:`cfmimo.weights` - weight files, checkpoints and the cache of deterministic training runs
 * :mod:`cfmimo.scoring` - the one-qubit-per-AP scoring QNN, its classical twin and their shared training recipe
 * :mod:`cfmimo.classical` - the perceptron baseline of comparable parameter count
 
 The paper's derivations and claims (Section III-C, Appendix B, the errata)
 
-* :mod:`cfmimo.bounds` - numerical checks of Lemma 1, Lemma 2 and Eq. (17)-(31)
-* :mod:`cfmimo.claims` - the claims that are not about gradients of one circuit: Eq. (18), footnotes 2 and 5, input-blind policies
+* :mod:`cfmimo.gradients` - the parameter-shift rules of Eq. (17) and (25), as printed and as correct, and the RY conventions
+* :mod:`cfmimo.lemma2` - Lemma 2 on one qubit: Eq. (16), (19), (26)-(31) checked by closed form, quadrature and Monte Carlo
+* :mod:`cfmimo.lemma2_circuits` - Lemma 2 on whole circuits (Eq. 19, 22, 23): expected squared gradient norms of the registered circuits
+* :mod:`cfmimo.decoded_loss` - Eq. (18) with both signs of footnote 2's penalty, the floor-decoded loss of Algorithm 1
+* :mod:`cfmimo.claims` - the claims that are not about gradients: Lemma 1 counts, Eq. (2), claims 1 and 2, footnote 5, the open settings
 * :mod:`cfmimo.readings` - the literal circuit of Eq. (13)-(15) under every reading the text allows
 
 Hardware (footnote 3)
 
-* :mod:`cfmimo.hardware` - the QNN on IBM fake (noisy, offline) and real backends
+* :mod:`cfmimo.circuit_io` - the one parameter binder, x/theta broadcaster, seed rule and bit decoder of every simulator and backend
+* :mod:`cfmimo.backends` - IBM fake (noisy, offline) and real backends by name, credentials and their redaction
+* :mod:`cfmimo.execution` - transpiling to a backend's ISA, running, counts to probabilities, decisions from a backend
+* :mod:`cfmimo.noise_study` - notebook 06's experiment: how often shot and device noise change the decision
 
 Results (Section IV)
 
@@ -46,6 +53,7 @@ Results (Section IV)
 * :mod:`cfmimo.stats` - confidence intervals
 * :mod:`cfmimo.plots` - plot helpers: labelled axes with units, confidence bands
 * :mod:`cfmimo.timing` - wall-clock measurements the book quotes as ratios
+* :mod:`cfmimo.tables` - the one Markdown table builder
 
 Running the book
 

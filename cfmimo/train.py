@@ -451,6 +451,11 @@ def train(config: Preset, variant: str = "paper", *, method=None, rng=None, prog
     Returns
     -------
     TrainResult
+        Its ``loss`` history, one value per epoch, is Fig. 4's training loss.
+
+    References
+    ----------
+    Narottama & Duong (2022), Algorithm 1; Eq. (11); Fig. 4.
     """
     config = check_preset(config)
     variant = qnn.get_variant(variant).name
@@ -500,6 +505,10 @@ def decide(config: Preset, variant: str, weights, H_hat, *, chunk: int = 4096) -
     Returns
     -------
     ndarray of int, shape ``(..., n_ap)``
+
+    References
+    ----------
+    Narottama & Duong (2022), Algorithm 1; Eq. (9); Eq. (10).
     """
     config = check_preset(config)
     variant = qnn.get_variant(variant).name

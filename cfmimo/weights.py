@@ -391,7 +391,7 @@ def code_fingerprint(source: str) -> str:
     What :func:`cache_key` hashes, so that editing documentation does not invalidate
     trained weights while any change to code does. Docstrings (every statement that is only
     a string literal: module, class, function and attribute docstrings) are found with
-    :mod:`ast`, comments with :mod:`tokenize`.
+    ``ast``, comments with ``tokenize``.
     """
     lines = source.splitlines()
     spans = []  # (start line, start col, end line, end col), 1-based lines
