@@ -54,12 +54,12 @@ __all__ = [
 
 
 def perceptron_features(H_hat) -> np.ndarray:
-    """The QNN's link features, centred and flattened: ``(..., n_ap, n_user, n_tx) -> (n, n_user * n_ap * 3)``.
+    """The QNN's link features, centred and flattened: ``(..., n_ap, n_user, n_tx) -> (n, n_user * n_ap * N_FEATURES)``.
 
-    ``cfmimo.features.link_features`` (gain, gap to the AP's best user, user's total
-    gain; angles in ``[0, pi]``) mapped affinely to ``2 (x - pi / 2)`` in ``[-pi, pi]``,
+    ``cfmimo.features.link_features`` (the seven features of every link; angles in
+    ``[0, pi]``) mapped affinely to ``2 (x - pi / 2)`` in ``[-pi, pi]``,
     columns in the order (user, AP, feature); leading batch axes are flattened into ``n``.
-    The shift matters for a tanh network: with 36 inputs that are all positive, the hidden
+    The shift matters for a tanh network: with 36 inputs (three features at the time) that are all positive, the hidden
     units start saturated, and the 32-hidden perceptron reached 0.88 of the exhaustive
     min-rate instead of 0.96 at 4 x 3 (10 dB, mu_d = 0.5).
     """

@@ -24,6 +24,7 @@ from .rates import gain_matrix, rates_from_gains, serves_every_user
 __all__ = [
     "EXHAUSTIVE_REFERENCE_MAX",
     "LEFT_OUT",
+    "BLOCH_NAME",
     "reference_policy",
     "comparison_policies",
     "ratio_ci",
@@ -36,6 +37,9 @@ __all__ = [
 
 EXHAUSTIVE_REFERENCE_MAX = 10**5
 """Largest ``n_user**n_ap`` for which exhaustive search is the reference of the shares."""
+
+BLOCH_NAME = "Bloch-readout QNN"
+"""Display name of readout design (i), :class:`cfmimo.scoring.BlochScorer`, in the study."""
 
 LEFT_OUT = ("random",)
 """Registered classical policies (:data:`cfmimo.policies.CLASSICAL`) the scaling study leaves
@@ -58,7 +62,8 @@ def comparison_policies(config: Preset, learned: dict, *, k: int = 5) -> dict:
     config : Preset
     learned : dict
         Display name -> ``(model, weights)`` with ``model`` a
-        :class:`cfmimo.scoring.QuantumScorer` or :class:`cfmimo.scoring.ClassicalTwin`.
+        :class:`cfmimo.scoring.QuantumScorer`, :class:`cfmimo.scoring.BlochScorer` or
+        :class:`cfmimo.scoring.ClassicalTwin`.
     k : int
         Candidates re-ranked by the rate formula on the estimate.
 
@@ -196,7 +201,7 @@ def _trials_for(n_ap: int, n_user: int, n_trials: int, exhaustive_trials: int) -
 
 def run_scaling_study(base: Preset, sizes=((4, 3), (8, 4), (16, 8)), *, n_trials: int = 1000,
                       exhaustive_trials: int = 200, distance_mean=None, snr_db: float = 10.0,
-                      k_small: int = 5, k_large: int = 10, seed=None, progress: bool = False,
+                      k_small: int = 5, k_large: int = 10, seed=None, progress: bool = False, bloch: bool = True,
                       cache_dir=None, weights_dir=None) -> list[dict]:
     """Every policy at every size on shared fresh channels (notebook 07).
 
@@ -205,7 +210,9 @@ def run_scaling_study(base: Preset, sizes=((4, 3), (8, 4), (16, 8)), *, n_trials
     (:func:`cfmimo.scoring.train_twin`), pure and top-``k`` re-ranked (``k_small`` at
     ``n_user**n_ap <= 1000``, else ``k_large``), next to exhaustive search (while
     ``n_user**n_ap <=`` :data:`EXHAUSTIVE_REFERENCE_MAX`; on ``exhaustive_trials`` channels
-    when the table is large), greedy, greedy + local search and strongest-AP. ``weights_dir``
+    when the table is large), greedy, greedy + local search and strongest-AP. With
+    ``bloch=True`` the per-AP readout design (i), :class:`cfmimo.scoring.BlochScorer`
+    (:data:`BLOCH_NAME`; :func:`cfmimo.scoring.trained_bloch`), is shown beside them. ``weights_dir``
     is the folder of committed weight files, ``cache_dir`` the cache folder of training runs
     (``None``: none).
 
@@ -233,20 +240,29 @@ def run_scaling_study(base: Preset, sizes=((4, 3), (8, 4), (16, 8)), *, n_trials
         start = time.perf_counter()
         twin_model, twin_run = scoring.train_twin(cfg, progress=progress)
         twin_seconds = time.perf_counter() - start
+        learned = {"QNN": (scoring.QuantumScorer(cfg), run.weights), "twin": (twin_model, twin_run.weights)}
+        bloch_seconds, bloch_file, bloch_cone = 0.0, False, 0
+        if bloch:
+            start = time.perf_counter()
+            bloch_model, bloch_weights, bloch_file = scoring.trained_bloch(cfg, weights_dir=weights_dir, progress=progress)
+            bloch_seconds = time.perf_counter() - start
+            bloch_cone = max(bloch_model.programs[0].cone_qubits)
+            learned[BLOCH_NAME] = (bloch_model, bloch_weights)
         k = k_small if n_user**n_ap <= 1000 else k_large
-        qmodel = scoring.QuantumScorer(cfg)
-        policies = comparison_policies(cfg, {"QNN": (qmodel, run.weights), "twin": (twin_model, twin_run.weights)}, k=k)
+        policies = comparison_policies(cfg, learned, k=k)
         reference = reference_policy(cfg)
         trials = _trials_for(n_ap, n_user, n_trials, exhaustive_trials)
         rows = share_table(cfg, policies, reference, distance_means=(mu_d,), n_trials=trials, snr_db=snr_db, seed=seed)
         cone = max(program_for(cfg, "scoring").cone_qubits)
         for r in rows:
             is_qnn, is_twin = r["policy"].startswith("QNN"), r["policy"].startswith("twin")
+            is_bloch = r["policy"].startswith(BLOCH_NAME)
             r.update(n_ap=int(n_ap), n_user=int(n_user), reference=reference, n_trials=trials, k=k,
-                     qubits=cone if is_qnn else 0,
+                     qubits=cone if is_qnn else bloch_cone if is_bloch else 0,
                      parameters=policies[r["policy"]].n_parameters,
-                     train_seconds=qnn_seconds if is_qnn else twin_seconds if is_twin else 0.0,
-                     from_file=bool(from_file and is_qnn))
+                     train_seconds=(qnn_seconds if is_qnn else twin_seconds if is_twin
+                                    else bloch_seconds if is_bloch else 0.0),
+                     from_file=bool((from_file and is_qnn) or (bloch_file and is_bloch)))
             out.append(r)
     return out
 

@@ -67,8 +67,8 @@ Both methods run in the shared loop :func:`cfmimo.loop.run_epochs`, which owns t
 epochs, visiting order, minibatches, progress bar, history, checkpoints and seeds; each
 is a :class:`cfmimo.loop.Method` here (``_Algorithm1``, whose update direction is
 ``_shift_rule_gradient``, and ``_Reupload``). A new variant registered in
-:data:`cfmimo.qnn.VARIANTS` trains with either by calling :func:`algorithm1_runs` or
-:func:`reupload_runs` with its name, or with its own Method.
+:data:`cfmimo.qnn.VARIANTS` trains with either by calling ``algorithm1_runs`` or
+``reupload_runs`` with its name, or with its own Method.
 """
 
 from __future__ import annotations

@@ -38,6 +38,9 @@ __all__ = [
     "TrainResult",
     "CacheWarning",
     "save_weights",
+    "atomic_savez",
+    "config_to_dict",
+    "config_from_dict",
     "load_weights",
     "check_weights_path",
     "cache_key",
@@ -125,11 +128,12 @@ class TrainResult:
 # ---------------------------------------------------------------------------------------
 
 
-def _config_to_dict(config: Preset) -> dict:
+def config_to_dict(config: Preset) -> dict:
+    """A Preset as plain JSON-able nested dicts (``dataclasses.asdict``); inverse of :func:`config_from_dict`."""
     return dataclasses.asdict(config)
 
 
-def _config_from_dict(d) -> Preset:
+def config_from_dict(d) -> Preset:
     """Rebuild a Preset from its ``asdict`` form; ``ValueError`` naming the bad entry."""
     if not isinstance(d, dict):
         raise ValueError(f"metadata 'config' must be a mapping, got {type(d).__name__}")
@@ -193,16 +197,25 @@ def save_weights(path, result: TrainResult) -> Path:
     path = check_weights_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {
-        "config": _config_to_dict(result.config),
+        "config": config_to_dict(result.config),
         "variant": result.variant,
         "method": result.method,
         "seed": int(result.seed),
         "version": __version__,
     }
+    return atomic_savez(path, meta=np.array(json.dumps(meta, sort_keys=True)), **{k: getattr(result, k) for k in _ARRAYS})
+
+
+def atomic_savez(path, **arrays) -> Path:
+    """``numpy.savez(path, **arrays)`` written to a temporary file in the same folder and
+    moved over ``path`` with ``os.replace``: a run killed while saving leaves the previous
+    file intact. The folder is created when missing. Returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **{k: getattr(result, k) for k in _ARRAYS}, meta=np.array(json.dumps(meta, sort_keys=True)))
+            np.savez(fh, **arrays)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -271,7 +284,7 @@ def load_weights(path) -> TrainResult:
     if missing:
         raise ValueError(f"{where}: metadata lacks {missing} (written by an older or foreign program?)")
     try:
-        config = _config_from_dict(meta["config"])
+        config = config_from_dict(meta["config"])
     except ValueError as exc:
         raise ValueError(f"{where}: {exc}") from None
     variant = meta["variant"]
@@ -349,7 +362,7 @@ def cache_key(config: Preset, variant: str, method=None, seed=None) -> str:
     """
     seed = _check_cache_args(config, variant, method, seed)
     h = hashlib.sha256()
-    payload = {"config": _config_to_dict(config), "variant": variant, "method": method, "seed": seed, "version": __version__}
+    payload = {"config": config_to_dict(config), "variant": variant, "method": method, "seed": seed, "version": __version__}
     h.update(json.dumps(payload, sort_keys=True).encode())
     here = Path(__file__).resolve().parent
     for name in source_modules():

@@ -104,7 +104,7 @@ def test_covering_objective_gradient_matches_finite_difference(data):
 def test_perceptron_features_and_shared_decoders(data):
     _, H_hat, _ = data
     F = classical.perceptron_features(H_hat)
-    assert F.shape == (60, 3 * 4 * 3)
+    assert F.shape == (60, 3 * 4 * features.N_FEATURES)
     assert F.min() >= -np.pi - 1e-12 and F.max() <= np.pi + 1e-12
     np.testing.assert_allclose(F, 2 * (features.link_features(H_hat).reshape(60, -1) - np.pi / 2))
     model = classical.init_mlp(F.shape[1], 3, 4, 3, rng=0)

@@ -161,7 +161,7 @@ def test_link_features_definition_and_range():
     system = with_overrides(PAPER, n_ap=5, n_user=3).system
     _, H_hat = channel.sample_channels(system, 30, rng=2)
     f = features.link_features(H_hat)
-    assert f.shape == (30, 3, 5, features.N_FEATURES) and features.N_FEATURES == 3
+    assert f.shape == (30, 3, 5, features.N_FEATURES) and features.N_FEATURES == len(features.FEATURE_NAMES) == 7
     assert np.all((f >= 0) & (f <= np.pi))
     g = (np.abs(H_hat) ** 2).sum(-1)  # (n, M, K)
     # the gain is the MR signal power on the estimate, the diagonal of rates.gain_matrix
@@ -178,6 +178,21 @@ def test_link_features_definition_and_range():
     np.testing.assert_allclose(f[..., 0, 2].max(axis=1), np.pi)
     order = np.argsort(g.sum(axis=1), axis=1)
     assert np.all(np.diff(np.take_along_axis(f[..., 0, 2], order, axis=1), axis=1) >= -1e-12)
+    # best AP: pi for each user's strongest AP, and the gap to it in dB below
+    best_ap = g.argmax(axis=1)  # (n, K)
+    n_idx, k_idx = np.meshgrid(np.arange(30), np.arange(3), indexing="ij")
+    np.testing.assert_allclose(f[n_idx, k_idx, best_ap, 3], np.pi)
+    below = np.clip(10 * np.log10(g.max(axis=1, keepdims=True) / g), 0, features.GAP_RANGE_DB)
+    np.testing.assert_allclose(f[..., 3], np.pi * (1 - below / features.GAP_RANGE_DB).transpose(0, 2, 1))
+    # share: the link's share of the user's total gain, in dB
+    share_db = np.clip(10 * np.log10(g / g.sum(axis=1, keepdims=True)), -features.GAP_RANGE_DB, 0)
+    np.testing.assert_allclose(f[..., 4], np.pi * (1 + share_db / features.GAP_RANGE_DB).transpose(0, 2, 1))
+    # favoured by / favoured share: counted from each AP's best user, by a plain loop
+    for n in range(3):
+        for k in range(3):
+            fans = [m for m in range(5) if best_user[n, m] == k]
+            assert np.allclose(f[n, k, :, 5], np.pi * min(1.0, len(fans) * 3 / (2 * 5)))
+            assert np.allclose(f[n, k, :, 6], np.pi * g[n, fans, k].sum() / g[n, :, k].sum())
 
 
 def test_link_features_are_scale_invariant_and_deterministic():
@@ -185,7 +200,7 @@ def test_link_features_are_scale_invariant_and_deterministic():
     f = features.link_features(H_hat)
     np.testing.assert_allclose(features.link_features(H_hat * 7.5), f, atol=1e-12)
     np.testing.assert_array_equal(features.link_features(H_hat), f)
-    assert features.link_features(H_hat[0]).shape == (3, 4, 3)
+    assert features.link_features(H_hat[0]).shape == (3, 4, features.N_FEATURES)
     zero = features.link_features(np.zeros((4, 3, 2), dtype=complex))
     assert np.all(np.isfinite(zero))
     with pytest.raises(ValueError, match="H_hat"):

@@ -31,7 +31,7 @@ def reference_probs(config, variant, x, theta):
 
 
 def random_inputs(config, variant, rng, batch=()):
-    x = rng.uniform(-np.pi, np.pi, batch + (qnn.n_inputs(config),))
+    x = rng.uniform(-np.pi, np.pi, batch + (qnn.n_inputs(config, variant),))
     theta = rng.uniform(-2 * np.pi, 2 * np.pi, batch + (qnn.n_weights(config, variant),))
     return x, theta
 
@@ -49,7 +49,7 @@ def test_exact_matches_statevector(config, variant):
 def test_broadcasting_and_batch_independence():
     rng = np.random.default_rng(1)
     for variant in qnn.VARIANTS:
-        x = rng.uniform(0, np.pi, (3, 1, 12))
+        x = rng.uniform(0, np.pi, (3, 1, qnn.n_inputs(PAPER, variant)))
         theta = rng.uniform(0, 2 * np.pi, (1, 5, qnn.n_weights(PAPER, variant)))
         probs = engine.exact_probabilities(PAPER, variant, x, theta)
         assert probs.shape == (3, 5, 2 ** qnn.n_clbits(PAPER, variant))
@@ -418,6 +418,6 @@ def test_program_for_is_cached_and_matches_the_circuit():
         program = engine.program_for(PAPER, variant)
         assert program is engine.program_for(PAPER, variant)
         assert program.n_qubits == qnn.n_qubits(PAPER, variant)
-        assert program.n_inputs == qnn.n_inputs(PAPER)
+        assert program.n_inputs == qnn.n_inputs(PAPER, variant)
         assert program.n_weights == qnn.n_weights(PAPER, variant)
         assert program.n_measured == qnn.n_clbits(PAPER, variant)

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from qiskit.quantum_info import Statevector
+from qiskit.quantum_info import Pauli, Statevector
 
-from cfmimo import channel, engine, loop, qnn, scoring, train
+from cfmimo import channel, engine, features, loop, qnn, scoring, train
 from cfmimo.config import PAPER, SMOKE, with_overrides
 from cfmimo.rates import serves_every_user
 
@@ -38,8 +38,10 @@ def test_scoring_sizes_do_not_grow_with_users():
         cfg = with_overrides(PAPER, **over)
         assert qnn.n_qubits(cfg, "scoring") == cfg.system.n_ap
         assert qnn.n_clbits(cfg, "scoring") == cfg.system.n_ap
-        assert qnn.n_inputs(cfg, "scoring") == 3 * cfg.system.n_ap
-        assert qnn.n_weights(cfg, "scoring") == 6 * (cfg.training.n_layer + 1) + 1
+        F = features.N_FEATURES
+        assert qnn.n_inputs(cfg, "scoring") == F * cfg.system.n_ap
+        # three rotations per qubit and block, each angle a trainable affine map of the F features
+        assert qnn.n_weights(cfg, "scoring") == 3 * (F + 1) * (cfg.training.n_layer + 1) + 1
         qc = qnn.build_circuit(cfg, "scoring")
         assert qc.num_qubits == cfg.system.n_ap
 
@@ -85,7 +87,7 @@ def test_model_gradients_match_finite_differences(kind):
     rng = np.random.default_rng(1)
     model = scoring.QuantumScorer(cfg) if kind == "qnn" else scoring.ClassicalTwin(cfg, hidden=3)
     params = model.init(rng) + 0.3 * rng.normal(size=model.n_params)
-    x = rng.uniform(0, np.pi, (4, 3 * cfg.system.n_ap))
+    x = rng.uniform(0, np.pi, (4, features.N_FEATURES * cfg.system.n_ap))
     s, ctx = model.scores(params, x)
     cot = rng.normal(size=s.shape)
     grad = model.vjp(params, ctx, cot)
@@ -102,9 +104,10 @@ def test_twin_sees_only_the_light_cone():
     model = scoring.ClassicalTwin(cfg, hidden=3)
     rng = np.random.default_rng(2)
     params = model.init(rng)
-    x = rng.uniform(0, np.pi, (1, 24))
+    F = features.N_FEATURES
+    x = rng.uniform(0, np.pi, (1, 8 * F))
     y = x.copy()
-    y[0, 3 * 4 : 3 * 5] += 1.0  # AP 4's features
+    y[0, F * 4 : F * 5] += 1.0  # AP 4's features
     changed = np.abs(model.scores(params, x)[0] - model.scores(params, y)[0])[0] > 1e-12
     np.testing.assert_array_equal(np.flatnonzero(changed), [2, 3, 4, 5, 6])
 
@@ -217,3 +220,49 @@ def test_committed_weights_are_found_in_the_folder_the_caller_names(tmp_path):
     other = scoring.trained(cfg, cache_dir=tmp_path / "cache", weights_dir=tmp_path / "elsewhere")
     np.testing.assert_array_equal(other.weights, run.weights)
     assert len(list((tmp_path / "cache").glob("scoring-*.npz"))) == 1
+
+
+def test_bloch_readout_is_the_bloch_vector_and_its_gradients_match():
+    cfg = with_overrides(SMOKE, n_ap=3, n_user=2)
+    model = scoring.BlochScorer(cfg)
+    rng = np.random.default_rng(4)
+    params = model.init(rng) + 0.2 * rng.normal(size=model.n_params)
+    F = features.N_FEATURES
+    x = rng.uniform(0, np.pi, (2 * cfg.system.n_user, cfg.system.n_ap * F))  # two channels, user rows
+    s, ctx = model.scores(params, x)
+    assert s.shape == x.shape[:1] + (cfg.system.n_ap,)
+    # the Bloch vector of AP m from a Statevector of the circuit without basis change
+    xb, r, _ = ctx
+    qc = qnn.build_bloch_circuit(cfg, "z").remove_final_measurements(inplace=False)
+    names = {p.name: p for p in qc.parameters}
+    theta = params[: model.n_theta]
+    values = {names[f"x[{i}]"]: v for i, v in enumerate(xb[1])} | {names[f"theta[{j}]"]: v for j, v in enumerate(theta) if f"theta[{j}]" in names}
+    state = Statevector(qc.assign_parameters(values))
+    for m in range(cfg.system.n_ap):
+        for i, pauli in enumerate("XYZ"):
+            label = ["I"] * cfg.system.n_ap
+            label[cfg.system.n_ap - 1 - m] = pauli
+            assert r[1, m, i] == pytest.approx(state.expectation_value(Pauli("".join(label))).real, abs=1e-10)
+    cot = rng.normal(size=s.shape)
+    grad = model.vjp(params, ctx, cot)
+    eps = 1e-6
+    for j in list(range(0, model.n_theta, 29)) + list(range(model.n_theta, model.n_params)):
+        e = np.zeros_like(params)
+        e[j] = eps
+        fd = ((model.scores(params + e, x)[0] - model.scores(params - e, x)[0]) * cot).sum() / (2 * eps)
+        assert grad[j] == pytest.approx(fd, abs=1e-6)
+    with pytest.raises(ValueError, match="basis"):
+        qnn.build_bloch_circuit(cfg, "w")
+
+
+def test_bloch_weights_round_trip_and_refuse_another_config(tmp_path):
+    cfg = with_overrides(SMOKE, n_ap=3, n_user=2, n_data=4, n_epoch=2)
+    path = scoring.commit_bloch(cfg, tmp_path)
+    assert path == scoring.bloch_weights_path(cfg, tmp_path)
+    model, weights, from_file = scoring.trained_bloch(cfg, weights_dir=tmp_path)
+    assert from_file and weights.shape == (model.n_params,)
+    np.testing.assert_array_equal(weights, scoring.train_bloch(cfg)[1].weights)  # deterministic
+    other = with_overrides(cfg, csi_error=0.3)
+    path.rename(scoring.bloch_weights_path(other, tmp_path))
+    with pytest.raises(ValueError, match="not the Bloch-readout weights"):
+        scoring.trained_bloch(other, weights_dir=tmp_path)
