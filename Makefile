@@ -29,14 +29,18 @@ $(STAMP): pyproject.toml Makefile
 
 setup: $(STAMP)
 
+# Test processes (pytest-xdist): a file's tests, and a notebook's cells, stay on one worker.
+WORKERS ?= 2
+XDIST := -n $(WORKERS) --dist loadfile
+
 unit: setup
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest $(XDIST) tests
 
 nbval: setup
 	$(BIN)/python -m pytest --nbval --nbval-current-env -p no:cacheprovider $(NOTEBOOKS)
 
 test: setup
-	$(BIN)/python -m pytest tests --nbval --nbval-current-env $(NOTEBOOKS)
+	$(BIN)/python -m pytest $(XDIST) tests --nbval --nbval-current-env $(NOTEBOOKS)
 
 notebooks: setup
 	$(BIN)/python -m cfmimo.notebooks --preset $(PRESET) --cache-dir $(CACHE_DIR) $(NOTEBOOKS)

@@ -1,5 +1,6 @@
 """Shared fixtures."""
 
+import fcntl
 import subprocess
 import sys
 from pathlib import Path
@@ -13,13 +14,27 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
-def built_book_html(tmp_path_factory) -> Path:
+def built_book_html(tmp_path_factory, worker_id) -> Path:
     """The book built from the committed notebooks into a temporary folder (once per run).
 
     The same command as ``make book`` uses, minus re-executing the notebooks; returns the
-    ``html`` folder.
+    ``html`` folder. Under pytest-xdist (``make test`` runs two workers) the first worker
+    that needs it builds it in the run's shared temporary folder while holding a lock; the
+    others wait and reuse it.
     """
-    out = tmp_path_factory.mktemp("book")
+    if worker_id == "master":
+        return _build_book(tmp_path_factory.mktemp("book"))
+    shared = tmp_path_factory.getbasetemp().parent  # one folder per run, shared by the workers
+    with open(shared / "book.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = shared / "book" / "built"
+        if not done.exists():
+            _build_book(shared / "book")
+            done.touch()
+    return shared / "book" / "_build" / "html"
+
+
+def _build_book(out: Path) -> Path:
     jb = Path(sys.executable).with_name("jupyter-book")
     result = subprocess.run(
         [str(jb), "build", str(ROOT), "-W", "-n", "--keep-going", "--path-output", str(out)],
@@ -56,3 +71,4 @@ def no_credentials(monkeypatch, tmp_path):
     for var in ("QISKIT_IBM_TOKEN", "QISKIT_IBM_INSTANCE", "QISKIT_IBM_CHANNEL", "QISKIT_IBM_URL"):
         monkeypatch.delenv(var, raising=False)
     return tmp_path / "qiskit-ibm.json"
+
