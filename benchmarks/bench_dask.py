@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cfmimo import config, distributed, results, sweep
+from cfmimo import config, distributed, results, sweep, tables
 from cfmimo.notebooks import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,19 +139,17 @@ def markdown_table(record: dict) -> str:
     fig3_tasks = record["study_distances"] * math.ceil(f["trials"] / record["study_chunk_size"])
     fig3_overhead = fig3_tasks * record["noop_per_task_s"]
     workers_with_overhead = math.ceil((f["serial_estimate_s"] + fig3_overhead) / f["budget_s"])
-    rows = [
-        "| work | tasks | serial (s) | {w} workers (s) | speed-up | efficiency | overhead per task (s) | same result |".format(w=w),
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for name, label, same in (
-        ("sweep", f"sweep, {record['sweep_points']} smoke points of {record['sweep_notebook']}", record["sweep_summary_identical"]),
-        ("study", f"`run_study`, Fig. 3 policies, {record['study_trials']:,} trials", record["study_bit_identical"]),
-    ):
-        rows.append(
-            f"| {label} | {record[name + '_tasks']} | {record[name + '_serial_s']:.1f} | {record[name + '_dask_s']:.1f} | "
-            f"{record[name + '_speedup']:.2f}x | {100 * record[name + '_efficiency']:.0f}% | {record[name + '_overhead_per_task_s']:.3f} | "
-            f"{'yes' if same else 'NO'} |"
+    header = ["work", "tasks", "serial (s)", f"{w} workers (s)", "speed-up", "efficiency", "overhead per task (s)", "same result"]
+    cells = [
+        [label, record[name + "_tasks"], f"{record[name + '_serial_s']:.1f}", f"{record[name + '_dask_s']:.1f}",
+         f"{record[name + '_speedup']:.2f}x", f"{100 * record[name + '_efficiency']:.0f}%",
+         f"{record[name + '_overhead_per_task_s']:.3f}", "yes" if same else "NO"]
+        for name, label, same in (
+            ("sweep", f"sweep, {record['sweep_points']} smoke points of {record['sweep_notebook']}", record["sweep_summary_identical"]),
+            ("study", f"`run_study`, Fig. 3 policies, {record['study_trials']:,} trials", record["study_bit_identical"]),
         )
+    ]
+    rows = [tables.markdown_table(header, cells)]
     rows += [
         "",
         f"Measured on a machine with {record['machine']['cpu_count']} cores shared with other jobs "

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .notebooks import atomic_write_text
+from .tables import markdown_table
 
 __all__ = [
     "CITATION",
@@ -319,13 +320,13 @@ def render_index(references: list[Reference], errata: list[ErrataRow], errata_pa
         "`make book`); do not edit it by hand. `tests/test_equations.py` fails when it is stale and",
         "when an item has neither a function nor an errata row.",
         "",
-        "| Paper | What it is | Implemented or checked by | Errata |",
-        "|---|---|---|---|",
     ]
+    rows = []
     for item, what in PAPER_ITEMS.items():
         code = ", ".join(ref.link() for ref in references if item in ref.items) or "—"
-        rows = "; ".join(f"[{_cell(row.title)}]({errata_page})" for row in errata if item in row.items)
-        lines.append(f"| {item} | {_cell(what)} | {code} | {rows} |")
+        fixes = "; ".join(f"[{_cell(row.title)}]({errata_page})" for row in errata if item in row.items)
+        rows.append([item, _cell(what), code, fixes])
+    lines.append(markdown_table(["Paper", "What it is", "Implemented or checked by", "Errata"], rows))
     return "\n".join(lines) + "\n"
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import baselines
+from . import baselines, tables
 from .policies import classical_policies
 from .rates import gain_matrix, rates_from_gains, serves_every_user
 from .stats import mean_ci
@@ -158,15 +158,17 @@ def baseline_assignments(H, H_hat, rho, mu, penalty=10.0, rng=None) -> dict[str,
 
 
 def markdown_table(scores) -> str:
-    """A Markdown table of :class:`PolicyScore` rows (rates in bit/s/Hz, 95% CI)."""
-    lines = [
-        "| policy | min rate (bit/s/Hz) | sum rate (bit/s/Hz) | optimal decisions | a user unserved |",
-        "|---|---|---|---|---|",
-    ]
-    for s in scores:
-        optimal = "-" if s.share_optimal is None else f"{100 * s.share_optimal:.1f}%"
-        lines.append(
-            f"| {s.name} | {s.min_rate:.3f} ± {s.min_rate_ci:.3f} | {s.sum_rate:.3f} ± {s.sum_rate_ci:.3f} "
-            f"| {optimal} | {100 * s.share_unserved:.1f}% |"
-        )
-    return "\n".join(lines)
+    """A Markdown table of :class:`PolicyScore` rows (rates in bit/s/Hz, 95% CI), built by
+    :func:`cfmimo.tables.markdown_table`."""
+    header = ["policy", "min rate (bit/s/Hz)", "sum rate (bit/s/Hz)", "optimal decisions", "a user unserved"]
+    rows = (
+        [
+            s.name,
+            f"{s.min_rate:.3f} ± {s.min_rate_ci:.3f}",
+            f"{s.sum_rate:.3f} ± {s.sum_rate_ci:.3f}",
+            "-" if s.share_optimal is None else f"{100 * s.share_optimal:.1f}%",
+            f"{100 * s.share_unserved:.1f}%",
+        ]
+        for s in scores
+    )
+    return tables.markdown_table(header, rows)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from . import baselines, distributed, learned, policies as registry
+from . import baselines, distributed, learned, policies as registry, tables
 from .channel import sample_channels
 from .config import Preset, db_to_linear
 from .evaluate import decision_metrics
@@ -401,22 +401,27 @@ def summary_rows(result: StudyResult, distance_index: int, snr_index: int, refer
 
 def summary_markdown(rows: list[dict], sizes: dict | None = None, rate_evaluations: dict | None = None) -> str:
     """A Markdown table of :func:`summary_rows` (parameter counts from ``sizes``; with
-    ``rate_evaluations``, a column of min-rate evaluations per decision, ``None`` = varies)."""
+    ``rate_evaluations``, a column of min-rate evaluations per decision, ``None`` = varies),
+    built by :func:`cfmimo.tables.markdown_table`."""
     sizes = sizes or {}
     evals = rate_evaluations is not None
     rate_evaluations = rate_evaluations or {}
-    head = "| policy | parameters | min rate (bit/s/Hz) | of optimum | optimal decisions | user unserved |"
-    lines = [head + (" rate evaluations |" if evals else ""), "|---|---|---|---|---|---|" + ("---|" if evals else "")]
+    header = ["policy", "parameters", "min rate (bit/s/Hz)", "of optimum", "optimal decisions", "user unserved"]
+    body = []
     for r in rows:
-        line = (
-            f"| {r['policy']} | {sizes.get(r['policy'], '-')} | {r['min_rate']:.3f} ± {r['min_rate_ci']:.3f} | "
-            f"{100 * r['fraction_of_optimum']:.1f}% | {100 * r['share_optimal']:.1f}% | {100 * r['share_unserved']:.1f}% |"
-        )
+        row = [
+            r["policy"],
+            sizes.get(r["policy"], "-"),
+            f"{r['min_rate']:.3f} ± {r['min_rate_ci']:.3f}",
+            f"{100 * r['fraction_of_optimum']:.1f}%",
+            f"{100 * r['share_optimal']:.1f}%",
+            f"{100 * r['share_unserved']:.1f}%",
+        ]
         if evals:
             n = rate_evaluations.get(r["policy"], "-")
-            line += f" {'varies' if n is None else n} |"
-        lines.append(line)
-    return "\n".join(lines)
+            row.append("varies" if n is None else n)
+        body.append(row)
+    return tables.markdown_table(header + (["rate evaluations"] if evals else []), body)
 
 
 def rate_evaluation_counts(policies: dict, n_ap: int, n_user: int) -> dict:
@@ -429,19 +434,16 @@ def rate_evaluation_counts(policies: dict, n_ap: int, n_user: int) -> dict:
 
 
 def fraction_table(result: StudyResult, names, snr_index: int, reference: str = "exhaustive") -> str:
-    """Markdown table: each policy's mean min-rate as a fraction of ``reference``'s, one column per distance."""
+    """Markdown table: each policy's mean min-rate as a fraction of ``reference``'s, one
+    column per distance (built by :func:`cfmimo.tables.markdown_table`)."""
     names = [n for n in names if n in result.policies]
-    lines = [
-        "| policy | " + " | ".join(f"mu_d = {d}" for d in result.distance_means) + " |",
-        "|---|" + "---|" * len(result.distance_means),
-    ]
-    for name in names:
-        fractions = [
-            summary_rows(result, i, snr_index, reference)[result.index(name)]["fraction_of_optimum"]
-            for i in range(len(result.distance_means))
-        ]
-        lines.append(f"| {name} | " + " | ".join(f"{100 * f:.1f}%" for f in fractions) + " |")
-    return "\n".join(lines)
+    per_distance = [summary_rows(result, i, snr_index, reference) for i in range(len(result.distance_means))]
+    header = ["policy"] + [f"mu_d = {d}" for d in result.distance_means]
+    rows = (
+        [name] + [f"{100 * rows_d[result.index(name)]['fraction_of_optimum']:.1f}%" for rows_d in per_distance]
+        for name in names
+    )
+    return tables.markdown_table(header, rows)
 
 
 def grid_point(value, grid, name: str, default):

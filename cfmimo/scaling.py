@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from . import scoring
+from . import scoring, tables
 from .channel import sample_channels
 from .config import Preset, db_to_linear, with_overrides
 from .engine import program_for
@@ -30,6 +30,7 @@ __all__ = [
     "ratio_ci",
     "share_table",
     "markdown_share_table",
+    "markdown_size_table",
     "summary",
     "run_scaling_study",
     "plot_share_vs_size",
@@ -163,17 +164,32 @@ def share_table(config: Preset, policies: dict, reference: str, *, distance_mean
 
 
 def markdown_share_table(rows, reference: str) -> str:
-    """The rows of :func:`share_table` as a Markdown table, one line per policy and distance."""
-    lines = [
-        f"| policy | mu_d | min rate (bit/s/Hz) | share of {reference} (95% CI) | every user served | distinct decisions |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['policy']} | {r['mu_d']:g} | {r['min_rate']:.3f} | {r['share']:.3f} ± {r['share_ci']:.3f} "
-            f"| {100 * r['served']:.1f}% | {r['distinct']} |"
-        )
-    return "\n".join(lines)
+    """The rows of :func:`share_table` as a Markdown table, one line per policy and
+    distance (built by :func:`cfmimo.tables.markdown_table`)."""
+    header = ["policy", "mu_d", "min rate (bit/s/Hz)", f"share of {reference} (95% CI)", "every user served",
+              "distinct decisions"]
+    return tables.markdown_table(header, (
+        [r["policy"], f"{r['mu_d']:g}", f"{r['min_rate']:.3f}", f"{r['share']:.3f} ± {r['share_ci']:.3f}",
+         f"{100 * r['served']:.1f}%", r["distinct"]]
+        for r in rows
+    ))
+
+
+def markdown_size_table(rows) -> str:
+    """The rows of :func:`run_scaling_study` as a Markdown table, one line per size and
+    policy (built by :func:`cfmimo.tables.markdown_table`).
+
+    A missing qubit or parameter count (a classical policy) shows as ``-``; training
+    times read from a committed weight file are marked ``(file)``.
+    """
+    header = ["size", "policy", "share (95% CI)", "of", "served", "distinct", "qubits simulated", "parameters",
+              "training (s)", "decisions (s per 10^3)"]
+    return tables.markdown_table(header, (
+        [f"{r['n_ap']} x {r['n_user']} ({r['n_trials']} ch.)", r["policy"], f"{r['share']:.3f} ± {r['share_ci']:.3f}",
+         r["reference"], f"{100 * r['served']:.1f}%", r["distinct"], r["qubits"] or "-", r["parameters"] or "-",
+         f"{r['train_seconds']:.1f}{' (file)' if r['from_file'] else ''}", f"{r['seconds_per_1000']:.2f}"]
+        for r in rows
+    ))
 
 
 def summary(rows, name: str) -> dict:

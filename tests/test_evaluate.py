@@ -57,3 +57,10 @@ def test_markdown_table_has_one_row_per_policy(sample):
     table = evaluate.markdown_table(scores)
     assert len(table.splitlines()) == 2 + len(decisions)
     assert "nan" not in table
+    # one line per score, in order, showing its numbers (built by cfmimo.tables)
+    for line, s in zip(table.splitlines()[2:], scores):
+        cells = [c.strip() for c in line.strip("|").split(" | ")]
+        assert cells[0] == s.name
+        assert cells[1] == f"{s.min_rate:.3f} ± {s.min_rate_ci:.3f}"
+        assert cells[4] == f"{100 * s.share_unserved:.1f}%"
+    assert table.splitlines()[1] == "|" + "---|" * 5

@@ -152,3 +152,13 @@ def test_tables_with_rate_evaluations_and_fractions(study):
     assert any(line.startswith("| greedy + local search |") and line.endswith(" varies |") for line in lines)
     frac = results.fraction_table(res, ["greedy", "not a policy", "exhaustive"], 1).splitlines()
     assert len(frac) == 4 and frac[-1].startswith("| exhaustive | 100.0% | 100.0% |")
+    # each distance column shows the fraction of summary_rows at that distance
+    greedy = [c.strip() for c in frac[2].strip("|").split(" | ")]
+    assert greedy[0] == "greedy" and len(greedy) == 1 + len(res.distance_means)
+    for i, cell in enumerate(greedy[1:]):
+        row = results.summary_rows(res, i, 1)[res.index("greedy")]
+        assert cell == f"{100 * row['fraction_of_optimum']:.1f}%"
+    # without rate evaluations there is no such column
+    plain = results.summary_markdown(rows, {"greedy": 7}).splitlines()
+    assert plain[0].endswith("| user unserved |") and plain[1] == "|" + "---|" * 6
+    assert any(line.startswith("| greedy | 7 |") for line in plain)

@@ -34,7 +34,11 @@ def test_share_table_and_summary():
     assert all(r["share"] == 1.0 and r["share_ci"] == 0.0 and r["served"] == 1.0 for r in ex)
     s = scaling.summary(rows, "strongest AP")
     assert s["low"] <= s["share"] <= s["high"] and s["share"] < 1.0
-    assert "| strongest AP |" in scaling.markdown_share_table(rows, "exhaustive")
+    table = scaling.markdown_share_table(rows, "exhaustive").splitlines()
+    assert len(table) == 2 + len(rows) and "share of exhaustive (95% CI)" in table[0]
+    for line, r in zip(table[2:], rows):
+        assert line == (f"| {r['policy']} | {r['mu_d']:g} | {r['min_rate']:.3f} | {r['share']:.3f} ± {r['share_ci']:.3f} "
+                        f"| {100 * r['served']:.1f}% | {r['distinct']} |")
     with pytest.raises(ValueError, match="reference"):
         scaling.share_table(cfg, policies, "greedy", n_trials=5)
 
@@ -42,3 +46,17 @@ def test_share_table_and_summary():
 def test_reference_policy_switches_to_local_search_when_exhaustive_is_too_big():
     assert scaling.reference_policy(SMOKE) == "exhaustive"
     assert scaling.reference_policy(with_overrides(SMOKE, n_ap=16, n_user=8)) == "greedy + local search"
+
+
+def test_markdown_size_table_marks_classical_rows_and_file_times():
+    base = {"n_ap": 4, "n_user": 3, "n_trials": 50, "share": 0.91234, "share_ci": 0.0456, "reference": "exhaustive",
+            "served": 0.987, "distinct": 12, "seconds_per_1000": 1.2345}
+    rows = [dict(base, policy="QNN", qubits=4, parameters=36, train_seconds=12.34, from_file=True),
+            dict(base, policy="greedy", qubits=0, parameters=0, train_seconds=0.0, from_file=False)]
+    lines = scaling.markdown_size_table(rows).splitlines()
+    assert len(lines) == 4 and lines[1] == "|" + "---|" * 10
+    qnn = [c.strip() for c in lines[2].strip("|").split(" | ")]
+    greedy = [c.strip() for c in lines[3].strip("|").split(" | ")]
+    assert qnn[:6] == ["4 x 3 (50 ch.)", "QNN", "0.912 ± 0.046", "exhaustive", "98.7%", "12"]
+    assert qnn[6:] == ["4", "36", "12.3 (file)", "1.23"]
+    assert greedy[6:9] == ["-", "-", "0.0"]
