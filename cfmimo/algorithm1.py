@@ -75,8 +75,8 @@ class TrainingLosses:
         The ideal capacity of each channel.
     min_table, table : ndarray, shape ``(n, n_user**n_ap)`` or ``table`` None
         Min-rate and loss of every candidate assignment, tabulated while
-        ``n_user**n_ap <= 4096`` (``table`` is None above; :meth:`loss` and
-        :meth:`min_rate` then evaluate the rates).
+        ``n_user**n_ap <= 4096`` (``table`` is None above; ``loss`` and ``min_rate``
+        then evaluate the rates).
 
     References
     ----------

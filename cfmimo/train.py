@@ -141,8 +141,8 @@ def training_channels(config: Preset, variant: str = "paper", seed=None) -> np.n
 
 def engine_decide(config: Preset, variant: str, weights: np.ndarray, H_hat: np.ndarray, chunk: int) -> np.ndarray:
     """Assignments ``(n, n_ap)`` for ``H_hat`` ``(n, n_ap, n_user, n_tx)``: the exact
-    engine's probabilities (``chunk`` channels per call) decoded by the variant's
-    :meth:`cfmimo.qnn.Variant.decide_from_probabilities` (the deployment of the
+    engine's probabilities (``chunk`` channels per call) decoded by
+    :func:`cfmimo.qnn.decide_from_probabilities` (the variant's own decoder; the deployment of the
     ``algorithm1`` and ``reupload`` recipes).
 
     References
