@@ -11,7 +11,7 @@ Prints the times and the ratios (the numbers the book quotes).
 import argparse
 
 from cfmimo.config import PAPER
-from cfmimo.engine import gradient_timings
+from cfmimo.timing import gradient_timings
 from cfmimo.qnn import VARIANTS
 
 

@@ -15,7 +15,7 @@ System model (Section II)
 The QNN and its decisions (Section III-A)
 
 * :mod:`cfmimo.qnn` - the circuits of Eq. (13)-(15) and the registry of circuit variants (``paper``, ``reupload``, ``scoring``), their encoding and decoders
-* :mod:`cfmimo.engine` - the exact batched statevector engine (forward, gradients, light cones) and the Qiskit Aer sampler beside it
+* :mod:`cfmimo.engine` - the exact batched statevector engine: compiled circuits, forward, adjoint gradients, light cones
 * :mod:`cfmimo.features` - the per-link features the per-user models see, as rotation angles
 * :mod:`cfmimo.decoders` - from per-AP distributions to one assignment: covering argmax, top-k, re-ranking by the rate formula
 * :mod:`cfmimo.policies` - the :class:`~cfmimo.policies.Policy` type and the registry of classical policies
@@ -23,7 +23,9 @@ The QNN and its decisions (Section III-A)
 
 Training (Algorithm 1, Appendix A)
 
-* :mod:`cfmimo.train` - Algorithm 1 for the ``paper`` variant, the differentiable objective of ``reupload``, deployment
+* :mod:`cfmimo.train` - training and deployment of every variant through the recipe it names (``RECIPES``), and cached runs
+* :mod:`cfmimo.algorithm1` - Algorithm 1, the recipe of the ``paper`` variant: SGD on the decoded Eq. (11) loss with the shift rules
+* :mod:`cfmimo.reupload` - the recipe of the ``reupload`` variant: Adam on exact probabilities with adjoint gradients
 * :mod:`cfmimo.loop` - the one training loop skeleton (epochs, minibatch order, optimisers, history, checkpoints) every method plugs into
 * :mod:`cfmimo.weights` - weight files, checkpoints and the cache of deterministic training runs
 * :mod:`cfmimo.scoring` - the one-qubit-per-AP scoring QNN, its classical twin and their shared training recipe
@@ -42,7 +44,7 @@ Hardware (footnote 3)
 
 * :mod:`cfmimo.circuit_io` - the one parameter binder, x/theta broadcaster, seed rule and bit decoder of every simulator and backend
 * :mod:`cfmimo.backends` - IBM fake (noisy, offline) and real backends by name, credentials and their redaction
-* :mod:`cfmimo.execution` - transpiling to a backend's ISA, running, counts to probabilities, decisions from a backend
+* :mod:`cfmimo.execution` - transpiling to a backend's ISA, running, counts to probabilities, decisions from a backend; the Aer sampler of the logical circuit
 * :mod:`cfmimo.noise_study` - notebook 06's experiment: how often shot and device noise change the decision
 
 Results (Section IV)
@@ -52,7 +54,7 @@ Results (Section IV)
 * :mod:`cfmimo.scaling` - shares of a reference min-rate at larger sizes (notebook 07)
 * :mod:`cfmimo.stats` - confidence intervals
 * :mod:`cfmimo.plots` - plot helpers: labelled axes with units, confidence bands
-* :mod:`cfmimo.timing` - wall-clock measurements the book quotes as ratios
+* :mod:`cfmimo.timing` - wall-clock measurements the book quotes as ratios (the engine against Aer, exhaustive search against a loop)
 * :mod:`cfmimo.tables` - the one Markdown table builder
 
 Running the book

@@ -1,6 +1,6 @@
 """What goes into a QNN circuit run and what comes out: one rule each, for every simulator.
 
-The exact engine (:mod:`cfmimo.engine`), its Aer sampler and the IBM backends of
+The exact engine (:mod:`cfmimo.engine`), the Aer sampler and the IBM backends of
 :mod:`cfmimo.execution` take the same inputs and return the same kind of output. The
 rules that connect them live here, once:
 

@@ -267,6 +267,8 @@ def slurm_cluster(*, jobs: int = 0, cores: int = 4, memory: str = "8GiB", wallti
     -------
     dask_jobqueue.SLURMCluster
     """
+    # dask_jobqueue is deferred: it is the optional ``cluster`` extra, needed only on a
+    # batch system; without it the rest of the module works and this names the extra.
     try:
         from dask_jobqueue import SLURMCluster
     except ImportError:

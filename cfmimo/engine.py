@@ -1,4 +1,4 @@
-"""The exact batched statevector engine for the QNN circuits, and Qiskit Aer beside it.
+"""The exact batched statevector engine for the QNN circuits: forward, gradients, light cones.
 
 Public API (every other module and the notebooks use only these names)
 ----------------------------------------------------------------------
@@ -14,9 +14,12 @@ Public API (every other module and the notebooks use only these names)
   (every output's gradient) by adjoint differentiation: one forward pass, then one
   backward pass that carries the cotangents of all outputs at once.
 * Thin wrappers kept for the rest of the project: :func:`exact_probabilities`,
-  :func:`exact_outputs`, :func:`exact_vjp` (``config, variant`` instead of a program),
-  :func:`sampler_probabilities` (Aer ``SamplerV2``), :func:`gradient_timings`
-  (claim 1's :func:`cfmimo.claims.input_sensitivity` runs on :func:`exact_outputs`).
+  :func:`exact_outputs`, :func:`exact_vjp` (``config, variant`` instead of a program;
+  claim 1's :func:`cfmimo.claims.input_sensitivity` runs on :func:`exact_outputs`).
+
+Qiskit Aer's sampler on the same circuits is :func:`cfmimo.execution.sampler_probabilities`
+(with the IBM backends, which share its binder, seed rule and decoder); the timing of the
+engine against Aer is :func:`cfmimo.timing.gradient_timings`.
 
 Gate angles
 -----------
@@ -81,8 +84,8 @@ from functools import lru_cache
 import numpy as np
 
 from . import qnn
-from ._validation import as_real_array, check_count
-from .circuit_io import broadcast_batch, counts_to_probabilities, parameter_values, simulator_seed
+from ._validation import as_real_array
+from .circuit_io import broadcast_batch
 from .config import Preset
 
 __all__ = [
@@ -97,8 +100,6 @@ __all__ = [
     "exact_probabilities",
     "exact_outputs",
     "exact_vjp",
-    "sampler_probabilities",
-    "gradient_timings",
 ]
 
 #: Default bound, in bytes, on the engine's working set for one chunk of a batch.
@@ -1286,135 +1287,3 @@ def exact_vjp(config: Preset, variant, x, theta, cotangent):
     wf = np.broadcast_to(w, lead + (n_codes,)).reshape(-1, n_codes)
     probs, grad = vjp(program, xf, tf, wf)
     return probs.reshape(lead + (n_codes,)), grad.reshape(lead + (program.n_weights,))
-
-
-# ---------------------------------------------------------------------------------------
-# Aer sampler
-# ---------------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=16)
-def _sampler_circuit(config: Preset, variant):
-    from qiskit import transpile
-    from qiskit_aer import AerSimulator
-
-    circuit = qnn.build_circuit(config, variant)
-    return transpile(circuit, AerSimulator(), optimization_level=0, seed_transpiler=0)
-
-
-def sampler_probabilities(config: Preset, variant, x, theta, shots: int, rng=None) -> np.ndarray:
-    """Bitstring frequencies from Qiskit Aer's ``SamplerV2`` (finite sampling).
-
-    One PUB with a parameter-value array of the broadcast batch shape: Aer simulates all
-    rows in one ``run`` call.
-
-    Parameters
-    ----------
-    config, variant, x, theta : as in :func:`exact_probabilities`
-    shots : int
-        Shots per row, ``>= 1``.
-    rng : int, numpy.random.Generator or None
-        Seeds Aer's simulator by :func:`cfmimo.circuit_io.simulator_seed` (an int is the
-        seed itself, a Generator gives one draw), the rule of the IBM backends too. The
-        same seed gives identical counts.
-
-    Returns
-    -------
-    ndarray, shape ``(..., 2**n_clbits)``
-        Frequencies ``counts / shots``; index convention as :func:`exact_probabilities`.
-
-    References
-    ----------
-    Narottama & Duong (2022), Eq. (13); footnote 3.
-    """
-    from qiskit_aer.primitives import SamplerV2
-
-    program = program_for(config, variant)
-    shots = check_count("shots", shots, 1)
-    lead, xf, tf = broadcast_batch(x, theta, program.n_inputs, program.n_weights)
-    seed = simulator_seed(rng)
-    tcirc = _sampler_circuit(config, variant)
-    values, _ = parameter_values(tcirc, xf, tf)
-    result = SamplerV2(seed=seed).run([(tcirc, values, shots)]).result()
-    return counts_to_probabilities(result[0].data, tcirc).reshape(lead + (-1,))
-
-
-# ---------------------------------------------------------------------------------------
-# timing (benchmarks/bench_engine.py and the book quote the ratios)
-# ---------------------------------------------------------------------------------------
-
-
-def gradient_timings(config: Preset, variant="paper", *, shots: int = 1024, repeat: int = 3, rng=0) -> dict:
-    """Wall time of the ``2P + 1`` circuit evaluations of one parameter-shift gradient.
-
-    Measured in the same process, each the best of ``repeat`` runs:
-
-    * ``exact_s``: :func:`exact_probabilities`, one call for all ``2P + 1`` rows;
-    * ``sampler_loop_s``: Aer ``SamplerV2``, one bound circuit per ``run`` call (the
-      one-circuit-per-call loop of a naive implementation), ``shots`` shots each;
-    * ``sampler_array_s``: Aer ``SamplerV2``, one PUB with a ``(2P + 1)``-row parameter
-      array (:func:`sampler_probabilities`);
-    * ``estimator_array_s``: Aer ``EstimatorV2`` (exact expectation values,
-      ``default_precision = 0``), one PUB with the parameter array and one Z observable per
-      measured qubit.
-
-    Returns
-    -------
-    dict
-        The times, ``n_circuits = 2P + 1`` and the ratios ``*_ratio`` = time / ``exact_s``.
-
-    References
-    ----------
-    Narottama & Duong (2022), Eq. (17).
-    """
-    from qiskit_aer.primitives import EstimatorV2, SamplerV2
-
-    from .timing import best_time
-
-    program = program_for(config, variant)
-    rng = np.random.default_rng(rng)
-    n_w = program.n_weights
-    x = rng.uniform(0, np.pi, program.n_inputs)
-    theta = rng.uniform(0, 2 * np.pi, n_w)
-    delta = np.concatenate([np.zeros((1, n_w)), np.pi / 2 * np.eye(n_w), -np.pi / 2 * np.eye(n_w)])
-    thetas = theta + delta
-    n_rows = thetas.shape[0]
-    tcirc = _sampler_circuit(config, variant)
-    values, _ = parameter_values(tcirc, x, thetas)
-    sampler = SamplerV2(seed=1)
-
-    def exact():
-        exact_probabilities(config, variant, x, thetas)
-
-    def sampler_loop():
-        for row in values:
-            sampler.run([(tcirc, row, shots)]).result()
-
-    def sampler_array():
-        sampler_probabilities(config, variant, x, thetas, shots, rng=1)
-
-    bare = qnn.build_circuit(config, variant).remove_final_measurements(inplace=False)
-    n_bare = bare.num_qubits
-    # one Z per measured qubit, as Pauli labels (qubit 0 rightmost), shape (n_clbits, 1)
-    obs = [["".join("Z" if i == q else "I" for i in range(n_bare - 1, -1, -1))] for q in program.measured]
-    est_values, _ = parameter_values(bare, x, thetas)
-    estimator = EstimatorV2(options={"default_precision": 0.0})
-
-    def estimator_array():
-        estimator.run([(bare, obs, est_values[None, :, :])]).result()
-
-    for fn in (exact, sampler_array, estimator_array):
-        fn()  # warm up (compilation, caches)
-    out = {
-        "variant": variant,
-        "n_circuits": n_rows,
-        "n_qubits": program.n_qubits,
-        "shots": shots,
-        "exact_s": best_time(exact, repeat),
-        "sampler_loop_s": best_time(sampler_loop, repeat),
-        "sampler_array_s": best_time(sampler_array, repeat),
-        "estimator_array_s": best_time(estimator_array, repeat),
-    }
-    for key in ("sampler_loop", "sampler_array", "estimator_array"):
-        out[f"{key}_ratio"] = out[f"{key}_s"] / out["exact_s"]
-    return out

@@ -5,8 +5,8 @@
    ``seed_transpiler`` so the layout and routing are reproducible (:func:`isa_circuit`,
    :func:`transpile_summary`).
 2. **Bind** inputs and weights to the ISA circuit's parameters
-   (:func:`cfmimo.circuit_io.parameter_values`, the binder of the exact engine's Aer
-   sampler too).
+   (:func:`cfmimo.circuit_io.parameter_values`, the binder of the Aer sampler below
+   too).
 3. **Run** with qiskit-ibm-runtime's current sampler primitive,
    :class:`qiskit_ibm_runtime.executor_sampler.Sampler` (in 0.51 the top-level
    ``SamplerV2`` is deprecated and warns), with **one PUB per job**: the ISA circuit and a
@@ -27,6 +27,10 @@ simulator is seeded by :func:`cfmimo.circuit_io.simulator_seed` (the engine's ru
 same ``rng`` gives bit-identical counts. Real hardware cannot be seeded: ``rng`` is then
 ignored.
 
+:func:`sampler_probabilities` samples the *logical* circuit (no device, no ISA) with Qiskit
+Aer's own ``SamplerV2``: the finite-shot counterpart of
+:func:`cfmimo.engine.exact_probabilities`, with the same binder, seed rule and decoder.
+
 Deviation from the paper: none in substance; the paper ran on "IBM Q" without saying
 which device, transpiler settings or shot count. This module makes those choices
 explicit arguments.
@@ -38,15 +42,17 @@ import functools
 import math
 
 import numpy as np
-from qiskit import QuantumCircuit
+from qiskit import QuantumCircuit, transpile
 from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_aer import AerSimulator
+from qiskit_aer.primitives import SamplerV2
 from qiskit_ibm_runtime.executor_sampler import Sampler
 
 from . import qnn
-from ._validation import as_real_array, check_int
+from ._validation import as_real_array, check_count, check_int
 from .backends import DEFAULT_BACKEND, fake_backend_examples, get_backend, is_simulated, resolve_fake_name
-from .circuit_io import counts_to_probabilities, parameter_values, simulator_seed
+from .circuit_io import broadcast_batch, counts_to_probabilities, parameter_values, simulator_seed
+from .engine import program_for
 
 __all__ = [
     "MAX_SHOTS",
@@ -55,6 +61,8 @@ __all__ = [
     "run_probabilities",
     "backend_probabilities",
     "backend_decide",
+    "sampler_circuit",
+    "sampler_probabilities",
 ]
 
 MAX_SHOTS = 10**7
@@ -296,7 +304,7 @@ def backend_probabilities(
     """Bitstring probabilities of the QNN estimated on ``backend`` with ``shots`` shots.
 
     The hardware counterpart of :func:`cfmimo.engine.exact_probabilities` (exact) and
-    :func:`cfmimo.engine.sampler_probabilities` (Aer, logical circuit), with the same
+    :func:`sampler_probabilities` (Aer, logical circuit), with the same
     broadcasting, parameter binding, seed rule and outcome order
     (:mod:`cfmimo.circuit_io`): the circuit of :func:`cfmimo.qnn.build_circuit` is
     transpiled for ``backend`` (cached per fake backend) and all ``x`` rows run in one
@@ -371,3 +379,53 @@ def backend_decide(config, variant: str, weights, H_hat, shots: int, rng=None, *
     x = qnn.get_variant(variant).inputs(config, H_hat)
     probs = backend_probabilities(config, variant, x, weights, shots, rng, **kwargs)
     return qnn.decide_from_probabilities(config, variant, probs)
+
+
+# ---------------------------------------------------------------------------------------
+# Aer sampler on the logical circuit
+# ---------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=16)
+def sampler_circuit(config, variant):
+    """The circuit of :func:`cfmimo.qnn.build_circuit` transpiled for a plain
+    :class:`~qiskit_aer.AerSimulator` (``optimization_level=0``, ``seed_transpiler=0``:
+    the logical circuit, no device), cached per ``(config, variant)``."""
+    circuit = qnn.build_circuit(config, variant)
+    return transpile(circuit, AerSimulator(), optimization_level=0, seed_transpiler=0)
+
+
+def sampler_probabilities(config, variant, x, theta, shots: int, rng=None) -> np.ndarray:
+    """Bitstring frequencies from Qiskit Aer's ``SamplerV2`` (finite sampling).
+
+    One PUB with a parameter-value array of the broadcast batch shape: Aer simulates all
+    rows in one ``run`` call.
+
+    Parameters
+    ----------
+    config, variant, x, theta : as in :func:`cfmimo.engine.exact_probabilities`
+    shots : int
+        Shots per row, ``>= 1``.
+    rng : int, numpy.random.Generator or None
+        Seeds Aer's simulator by :func:`cfmimo.circuit_io.simulator_seed` (an int is the
+        seed itself, a Generator gives one draw), the rule of the IBM backends too. The
+        same seed gives identical counts.
+
+    Returns
+    -------
+    ndarray, shape ``(..., 2**n_clbits)``
+        Frequencies ``counts / shots``; index convention as
+        :func:`cfmimo.engine.exact_probabilities`.
+
+    References
+    ----------
+    Narottama & Duong (2022), Eq. (13); footnote 3.
+    """
+    program = program_for(config, variant)
+    shots = check_count("shots", shots, 1)
+    lead, xf, tf = broadcast_batch(x, theta, program.n_inputs, program.n_weights)
+    seed = simulator_seed(rng)
+    tcirc = sampler_circuit(config, variant)
+    values, _ = parameter_values(tcirc, xf, tf)
+    result = SamplerV2(seed=seed).run([(tcirc, values, shots)]).result()
+    return counts_to_probabilities(result[0].data, tcirc).reshape(lead + (-1,))

@@ -219,6 +219,8 @@ def execute_notebook(src, dst=None, parameters: dict | None = None, *, progress:
     pathlib.Path
         The written notebook.
     """
+    # papermill is deferred: it comes with the book's tools (the dev extra), not with the
+    # library, and only running a notebook needs it.
     import papermill
 
     src = Path(src).resolve()

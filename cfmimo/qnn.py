@@ -578,18 +578,23 @@ def decode_assignment(o, n_user: int) -> np.ndarray:
 
 
 class Variant:
-    """A QNN circuit family: its sizes, circuit, initial weights, readout, decoder and
-    training methods. The module-level functions (:func:`build_circuit`,
+    """A QNN circuit family: its sizes, circuit, initial weights, readout, decoder, and the
+    training recipe and methods it names. The module-level functions (:func:`build_circuit`,
     :func:`n_weights`, ...) and :mod:`cfmimo.train`, :mod:`cfmimo.execution` dispatch to
     the registered object, so a new circuit is one subclass plus one line in
-    :data:`VARIANTS`.
+    :data:`VARIANTS` (and a new way to train one is one module plus one line in
+    :data:`cfmimo.train.RECIPES`).
 
     Attributes
     ----------
     name : str
         Registry key.
+    recipe : str
+        The key of :data:`cfmimo.train.RECIPES` that trains it and decides with it:
+        ``"algorithm1"`` (Algorithm 1, floor-decoded per-AP readout), ``"reupload"`` (Adam
+        on exact probabilities of a code per AP), ``"scoring"`` (:mod:`cfmimo.scoring`).
     methods : tuple of str
-        Training methods (:func:`cfmimo.train.train`); the first is the default.
+        Training methods of its recipe (:func:`cfmimo.train.train`); the first is the default.
     reuses_data : bool
         True if training revisits ``n_data`` channels every epoch (Algorithm 1); False if
         every epoch draws ``n_data`` fresh channels.
@@ -605,6 +610,7 @@ class Variant:
     """
 
     name = ""
+    recipe = ""
     methods: tuple = ()
     input_label = "n_ap * n_user"
     reuses_data = False
@@ -614,6 +620,15 @@ class Variant:
     @property
     def default_method(self) -> str:
         return self.methods[0]
+
+    def check_method(self, method) -> str:
+        """``method`` if it is one of :attr:`methods`, the default for ``None``; else
+        ``ValueError`` naming the allowed methods."""
+        if method is None:
+            return self.default_method
+        if method not in self.methods:
+            raise ValueError(f"method = {method!r} is unknown for variant {self.name!r}; allowed: {list(self.methods)}")
+        return method
 
     # sizes ---------------------------------------------------------------------------
     def n_inputs(self, config: Preset) -> int:
@@ -650,23 +665,6 @@ class Variant:
     def boundary_z(self, config: Preset, probs: np.ndarray, shots: int) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError(f"variant {self.name!r} has no decision-boundary distance")
 
-    # training and deployment -------------------------------------------------------------
-    def train_runs(self, config, seeds, method, inits, progress, checkpoint):  # pragma: no cover - abstract
-        """Train one run per seed; returns a list of :class:`cfmimo.train.TrainResult`."""
-        raise NotImplementedError
-
-    def decide(self, config: Preset, weights: np.ndarray, H_hat: np.ndarray, chunk: int) -> np.ndarray:
-        """Assignments ``(n, n_ap)`` for ``H_hat`` ``(n, n_ap, n_user, n_tx)``: the exact
-        engine's probabilities decoded by :meth:`decide_from_probabilities`."""
-        from . import engine
-
-        x = self.inputs(config, H_hat)
-        out = np.empty((x.shape[0], config.system.n_ap), dtype=np.int64)
-        for start in range(0, x.shape[0], chunk):
-            probs = engine.exact_probabilities(config, self.name, x[start : start + chunk], weights)
-            out[start : start + chunk] = self.decide_from_probabilities(config, probs)
-        return out
-
 
 class PaperVariant(Variant):
     """Eq. (13)-(15) built literally (:func:`build_circuit`); decoded by
@@ -678,6 +676,7 @@ class PaperVariant(Variant):
     """
 
     name = "paper"
+    recipe = "algorithm1"
     methods = ("shift", "printed", "rotosolve")
     reuses_data = True
 
@@ -715,11 +714,6 @@ class PaperVariant(Variant):
         z = np.where(gap == 0, 0.0, np.where(se > 0, gap / se, np.inf))
         return z.min(axis=-1)
 
-    def train_runs(self, config, seeds, method, inits, progress, checkpoint):
-        from . import train
-
-        return train.algorithm1_runs(config, seeds, method, inits, progress, checkpoint, self.name)
-
 
 class ReuploadVariant(Variant):
     """A binary user code per AP with re-uploaded, code-aligned encodings
@@ -727,6 +721,7 @@ class ReuploadVariant(Variant):
     exact probabilities with adjoint gradients."""
 
     name = "reupload"
+    recipe = "reupload"
     methods = ("imitation", "expected")
     code_per_ap = True
 
@@ -762,11 +757,6 @@ class ReuploadVariant(Variant):
         diff = p1 - p2
         se = np.sqrt(np.clip(p1 + p2 - diff**2, 0.0, None) / shots)
         return np.where(diff == 0, 0.0, np.where(se > 0, diff / se, np.inf))
-
-    def train_runs(self, config, seeds, method, inits, progress, checkpoint):
-        from . import train
-
-        return train.reupload_runs(config, seeds, method, inits, progress, checkpoint, self.name)
 
 
 SCORING_FEATURES = N_FEATURES
@@ -924,6 +914,7 @@ class ScoringVariant(Variant):
     """
 
     name = "scoring"
+    recipe = "scoring"
     methods = ("imitation", "imitate_only")
     input_label = f"n_ap * {SCORING_FEATURES}"
     rows_per_channel = "user"
@@ -987,16 +978,6 @@ class ScoringVariant(Variant):
         gap = np.where(np.isfinite(score[:, 1]), score[:, 0] - score[:, 1], np.inf)
         out = np.where(gap == 0, 0.0, np.where(var > 0, gap / np.sqrt(np.maximum(var, 1e-300)), np.inf))
         return out.reshape(lead)
-
-    def train_runs(self, config, seeds, method, inits, progress, checkpoint):
-        from . import scoring
-
-        return scoring.train_runs(config, seeds, method, inits, progress, checkpoint)
-
-    def decide(self, config, weights, H_hat, chunk):
-        from . import scoring
-
-        return scoring.decide_channels(config, weights, H_hat, chunk=chunk)
 
 
 class _Registry(dict):

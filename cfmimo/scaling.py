@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from . import scoring, tables
@@ -290,8 +291,6 @@ def _family(policy: str) -> str:
 def plot_share_vs_size(rows, ax=None):
     """Share of the reference against size, one line per policy family (pure or top-k);
     the tick labels name each size's reference (exhaustive or greedy + local search)."""
-    import matplotlib.pyplot as plt
-
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
     sizes = sorted({(r["n_ap"], r["n_user"]) for r in rows}, key=lambda s: s[0] * s[1])

@@ -64,15 +64,12 @@ import numpy as np
 from . import engine, qnn
 from .baselines import exhaustive, greedy_local_search
 from .channel import sample_channels
-from .config import Preset, db_to_linear
+from .config import Preset, check_preset, db_to_linear
 from .decoders import covering_argmax, rerank, top_k_covering
 from .features import N_FEATURES
-from .loop import STREAM_EPOCH, STREAM_ORDER, Adam, run_epochs, stream
+from .loop import STREAM_EPOCH, STREAM_ORDER, Adam, run_epochs, seed_of, stream
 from .rates import gain_matrix, ideal_capacity, rates_from_gains
-from .train import TrainResult, cache_key, save_weights
-from .weights import atomic_savez, config_from_dict, config_to_dict
-from .train import train as _train_run
-from .train import trained as _cached_training
+from .weights import TrainResult, atomic_savez, cache_key, cache_path, cached_run, config_from_dict, config_to_dict, save_weights
 
 __all__ = [
     "BATCH",
@@ -624,22 +621,31 @@ def committed_weights(config: Preset, weights_dir, *, method=None, seed=None) ->
     return found[0] if found else None
 
 
+def _one_run(config: Preset, method: str, seed, progress: bool) -> TrainResult:
+    """The run :func:`cfmimo.train.train` gives for ``(config, "scoring", method, rng=seed)``."""
+    return train_runs(config, [seed_of(seed, config.training.seed)], method, [None], progress, None)[0]
+
+
 def trained(config: Preset, *, cache_dir=None, weights_dir=None, method=None, seed=None, progress: bool = False) -> TrainResult:
     """:func:`cfmimo.train.trained` for the ``scoring`` variant, starting from the committed
     weights in ``weights_dir`` when they exist for exactly this run (same cache key), else
     from the cache folder ``cache_dir`` (training if needed; ``None``: no cache)."""
+    config = check_preset(config)
+    method = qnn.get_variant("scoring").check_method(method)
     committed = committed_weights(config, weights_dir, method=method, seed=seed)
     folder = committed.parent if committed is not None else cache_dir
-    return _cached_training(config, "scoring", folder, method=method, seed=seed, progress=progress)
+    path = cache_path(folder, config, "scoring", method, seed)
+    return cached_run(path, config, lambda: _one_run(config, method, seed, progress))
 
 
 def commit_weights(config: Preset, weights_dir, *, method=None, seed=None, progress: bool = False) -> Path:
     """Train this ``scoring`` run and write it to the folder ``weights_dir`` under the name
     :func:`cfmimo.train.trained` would give it (``scoring-<method>-<key[:24]>.npz``), for
     sizes whose training is too long for the book build. Returns the path."""
-    method = method or qnn.get_variant("scoring").default_method
+    config = check_preset(config)
+    method = qnn.get_variant("scoring").check_method(method)
     key = cache_key(config, "scoring", method, seed)
-    result = _train_run(config, "scoring", method=method, rng=seed, progress=progress)
+    result = _one_run(config, method, seed, progress)
     return save_weights(Path(weights_dir) / f"scoring-{method}-{key[:24]}.npz", result)
 
 

@@ -70,6 +70,7 @@ from pathlib import Path
 
 import yaml
 from matplotlib.figure import Figure
+from tqdm import tqdm
 
 from . import __version__, distributed
 from .config import Preset, SystemConfig, TrainingConfig, config_fields, preset, with_overrides
@@ -481,8 +482,9 @@ def run_sweep(spec: SweepSpec, *, progress: bool = True, execute=_execute_point,
     pathlib.Path
         ``summary.csv``; its ``status`` column says which points failed.
     """
+    # papermill is deferred: it comes with the book's tools (the dev extra), not with the
+    # library, and only a sweep that runs notebooks needs it.
     import papermill
-    from tqdm import tqdm
 
     notebook = Path(spec["notebook"])
     notebook_params = set(papermill.inspect_notebook(str(notebook)))

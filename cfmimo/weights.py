@@ -48,6 +48,7 @@ __all__ = [
     "code_fingerprint",
     "cache_path",
     "load_cached",
+    "cached_run",
 ]
 
 _ARRAYS = ("weights", "loss", "min_rate", "objective", "opt_state", "flat")
@@ -461,3 +462,24 @@ def load_cached(path, config: Preset | None = None) -> TrainResult | None:
         warnings.warn(f"cache entry {str(path)!r} holds another config; training again", CacheWarning, stacklevel=2)
         return None
     return result if result.finished else None
+
+
+def cached_run(path, config: Preset, run) -> TrainResult:
+    """The finished run cached at ``path`` (:func:`load_cached`), else ``run()`` saved there.
+
+    Parameters
+    ----------
+    path : Path or None
+        From :func:`cache_path`; ``None``: no cache, ``run()`` every time.
+    config : Preset
+        The run's configuration (a cached file holding another is ignored).
+    run : callable
+        ``run() -> TrainResult``, the training run itself.
+    """
+    result = load_cached(path, config)
+    if result is not None:
+        return result
+    result = run()
+    if path is not None:
+        save_weights(path, result)
+    return result

@@ -1,5 +1,5 @@
 """Tests of cfmimo.circuit_io: the one broadcaster, binder, seed rule and bit decoder that
-the exact engine, its Aer sampler and the IBM backends share.
+the exact engine, the Aer sampler and the IBM backends share.
 
 The agreement tests run the same inputs through the engine (cfmimo.engine) and through
 the samplers (Aer's SamplerV2 and cfmimo.execution on a fake backend) and compare outcome
@@ -102,7 +102,7 @@ def test_engine_sampler_and_backend_estimate_the_engines_distribution():
     theta = rng.uniform(0, 2 * np.pi, (3, 8))
     exact = engine.exact_probabilities(PAPER, "paper", x, theta)
     shots = 4000
-    aer = engine.sampler_probabilities(PAPER, "paper", x, theta, shots, rng=1)
+    aer = execution.sampler_probabilities(PAPER, "paper", x, theta, shots, rng=1)
     ibm = execution.backend_probabilities(PAPER, "paper", x, theta, shots, 1, noise=False)
     reference = exact_probabilities(qnn.build_circuit(PAPER, "paper"), np.broadcast_to(x, (2, 3, 12)).reshape(6, 12),
                                     np.broadcast_to(theta, (2, 3, 8)).reshape(6, 8)[0])
@@ -183,13 +183,13 @@ def test_simulator_seed_refuses(bad, error):
 
 
 def test_engine_sampler_and_backends_seed_by_the_one_rule(monkeypatch):
-    """Both samplers take their seed from circuit_io.simulator_seed: with a patched rule
-    that always returns 11, any rng gives the counts of seed 11."""
-    assert engine.simulator_seed is circuit_io.simulator_seed is execution.simulator_seed
+    """Both samplers of cfmimo.execution take their seed from circuit_io.simulator_seed:
+    with a patched rule that always returns 11, any rng gives the counts of seed 11."""
+    assert execution.simulator_seed is circuit_io.simulator_seed
     rng = np.random.default_rng(8)
     x = rng.uniform(0, np.pi, (3, 12))
     theta = rng.uniform(0, 2 * np.pi, 8)
-    aer_11 = engine.sampler_probabilities(PAPER, "paper", x, theta, 50, rng=11)
+    aer_11 = execution.sampler_probabilities(PAPER, "paper", x, theta, 50, rng=11)
     ibm_11 = execution.backend_probabilities(PAPER, "paper", x, theta, 50, 11, noise=False)
     calls = []
 
@@ -198,8 +198,7 @@ def test_engine_sampler_and_backends_seed_by_the_one_rule(monkeypatch):
         return 11
 
     monkeypatch.setattr(circuit_io, "simulator_seed", rule)
-    monkeypatch.setattr(engine, "simulator_seed", rule)
     monkeypatch.setattr(execution, "simulator_seed", rule)
-    np.testing.assert_array_equal(engine.sampler_probabilities(PAPER, "paper", x, theta, 50, rng=12345), aer_11)
+    np.testing.assert_array_equal(execution.sampler_probabilities(PAPER, "paper", x, theta, 50, rng=12345), aer_11)
     np.testing.assert_array_equal(execution.backend_probabilities(PAPER, "paper", x, theta, 50, 999, noise=False), ibm_11)
     assert calls == [12345, 999]

@@ -6,7 +6,7 @@ import pytest
 from qiskit.circuit import ClassicalRegister, ParameterVector, QuantumCircuit, QuantumRegister
 from qiskit.quantum_info import Statevector
 
-from cfmimo import engine, qnn
+from cfmimo import engine, execution, qnn
 from cfmimo.config import PAPER, with_overrides
 
 CONFIGS = [
@@ -88,12 +88,12 @@ def test_sampler_within_statistical_error():
     for variant in qnn.VARIANTS:
         x, theta = random_inputs(PAPER, variant, rng, (3,))
         exact = engine.exact_probabilities(PAPER, variant, x, theta)
-        freq = engine.sampler_probabilities(PAPER, variant, x, theta, shots, rng=7)
+        freq = execution.sampler_probabilities(PAPER, variant, x, theta, shots, rng=7)
         assert freq.shape == exact.shape
         np.testing.assert_allclose(freq.sum(axis=-1), 1.0)
         sigma = np.sqrt(exact * (1 - exact) / shots)
         assert np.all(np.abs(freq - exact) <= 5 * sigma + 2.0 / shots)
-        again = engine.sampler_probabilities(PAPER, variant, x, theta, shots, rng=7)
+        again = execution.sampler_probabilities(PAPER, variant, x, theta, shots, rng=7)
         np.testing.assert_array_equal(freq, again)
 
 
@@ -101,7 +101,7 @@ def test_sampler_broadcasts():
     rng = np.random.default_rng(4)
     x = rng.uniform(0, np.pi, (2, 1, 12))
     theta = rng.uniform(0, 2 * np.pi, (3, 8))
-    freq = engine.sampler_probabilities(PAPER, "paper", x, theta, 10, rng=np.random.default_rng(1))
+    freq = execution.sampler_probabilities(PAPER, "paper", x, theta, 10, rng=np.random.default_rng(1))
     assert freq.shape == (2, 3, 16)
     np.testing.assert_allclose(freq.sum(axis=-1), 1.0)
 
@@ -120,7 +120,7 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="broadcast"):
         engine.exact_probabilities(PAPER, "paper", np.zeros((2, 12)), np.zeros((3, 8)))
     with pytest.raises(ValueError, match="shots"):
-        engine.sampler_probabilities(PAPER, "paper", x, theta, 0)
+        execution.sampler_probabilities(PAPER, "paper", x, theta, 0)
     with pytest.raises(ValueError, match="variant"):
         engine.exact_probabilities(PAPER, "other", x, theta)
     with pytest.raises(ValueError, match="cotangent"):

@@ -1,13 +1,14 @@
 """Adding a circuit variant or a classical policy is one class (or entry) plus its
 registration: a throwaway variant and a throwaway policy, registered inside the test,
 flow through the public functions (training, deployment, weight files; the policy
-registry, the shared scorer and the study)."""
+registry, the shared scorer and the study). A new training recipe is one module plus one
+entry in train.RECIPES: a throwaway recipe trains and deploys the variants that name it."""
 
 import numpy as np
 import pytest
 from qiskit.circuit import ClassicalRegister, ParameterVector, QuantumCircuit, QuantumRegister
 
-from cfmimo import channel, engine, evaluate, policies, qnn, rates, results, scaling, train, weights
+from cfmimo import algorithm1, channel, engine, evaluate, policies, qnn, rates, results, scaling, train, weights
 from cfmimo.config import SMOKE, with_overrides
 
 TINY = with_overrides(SMOKE, n_ap=3, n_user=2, n_data=4, n_epoch=2)
@@ -81,6 +82,49 @@ def test_an_unregistered_variant_is_refused():
         train.train(TINY, "toy")
 
 
+class RecordedRecipe(OneQubitPerAP):
+    """The throwaway circuit, trained and deployed by the recipe ``"recorded"``."""
+
+    name = "toy_recorded"
+    recipe = "recorded"
+
+
+@pytest.fixture
+def recorded(monkeypatch):
+    calls = []
+
+    def runs(config, seeds, method, inits, progress, checkpoint, variant):
+        calls.append(("runs", variant, method, tuple(seeds)))
+        return algorithm1.algorithm1_runs(config, seeds, method, inits, progress, checkpoint, variant)
+
+    def decide(config, variant, weights, H_hat, chunk):
+        calls.append(("decide", variant, H_hat.shape, chunk))
+        return np.broadcast_to(np.arange(config.system.n_ap) % config.system.n_user, (len(H_hat), config.system.n_ap))
+
+    monkeypatch.setitem(train.RECIPES, "recorded", train.Recipe(runs, decide))
+    monkeypatch.setitem(qnn.VARIANTS, "toy_recorded", RecordedRecipe())
+    yield calls
+
+
+def test_a_registered_recipe_trains_and_deploys_the_variants_that_name_it(recorded):
+    run = train.train(TINY, "toy_recorded", rng=1)
+    assert recorded == [("runs", "toy_recorded", "shift", (1,))]
+    assert run.variant == "toy_recorded" and run.epochs_done == TINY.training.n_epoch
+    train.train_seeds(TINY, "toy_recorded", seeds=[2, 3], method="rotosolve")
+    assert recorded[-1] == ("runs", "toy_recorded", "rotosolve", (2, 3))
+    _, H_hat = channel.sample_channels(TINY.system, 6, rng=0)
+    a = train.decide(TINY, "toy_recorded", run, H_hat.reshape(2, 3, *H_hat.shape[1:]), chunk=4)
+    assert recorded[-1] == ("decide", "toy_recorded", H_hat.shape, 4)
+    np.testing.assert_array_equal(a, np.broadcast_to([0, 1, 0], (2, 3, 3)))
+
+
+def test_a_variant_that_names_no_registered_recipe_is_refused(monkeypatch):
+    monkeypatch.setattr(RecordedRecipe, "recipe", "nowhere")
+    monkeypatch.setitem(qnn.VARIANTS, "toy_recorded", RecordedRecipe())
+    with pytest.raises(ValueError, match="recipe 'nowhere'"):
+        train.train(TINY, "toy_recorded")
+
+
 def _round_robin(H_hat):
     """AP ``m`` serves user ``m mod n_user``: a fixed rule that ignores the channel."""
     n_ap, n_user = np.shape(H_hat)[-3:-1]
@@ -123,4 +167,5 @@ def test_a_registered_policy_flows_through_the_scorer_and_the_study(round_robin)
 
 def test_the_registry_is_restored_after_the_test():
     assert "round robin" not in policies.classical_policies(0.1, 10.0)
-    assert "toy" not in qnn.VARIANTS
+    assert "toy" not in qnn.VARIANTS and "toy_recorded" not in qnn.VARIANTS
+    assert "recorded" not in train.RECIPES
