@@ -29,6 +29,7 @@ Training (Algorithm 1, Appendix A)
 * :mod:`cfmimo.loop` - the one training loop skeleton (epochs, minibatch order, optimisers, history, checkpoints) every method plugs into
 * :mod:`cfmimo.weights` - weight files, checkpoints and the cache of deterministic training runs
 * :mod:`cfmimo.scoring` - the one-qubit-per-AP scoring QNN, its classical twin and their shared training recipe
+* :mod:`cfmimo.bloch` - readout design (i), each AP's qubit alone picking a user from its Bloch vector: shown beside the scoring QNN, it does not scale
 * :mod:`cfmimo.classical` - the perceptron baseline of comparable parameter count
 
 The paper's derivations and claims (Section III-C, Appendix B, the errata)

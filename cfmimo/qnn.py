@@ -826,7 +826,7 @@ def build_bloch_circuit(config: Preset, basis: str) -> QuantumCircuit:
     ``x[(m * n_user + k) * F + f]``), so that one evaluation serves every user. Before the
     measurement a basis change maps :math:`\\langle X\\rangle` (``RY(-pi/2)``) or
     :math:`\\langle Y\\rangle` (``RX(pi/2)``) onto :math:`\\langle Z\\rangle`: the three circuits
-    together give each AP's Bloch vector, which :class:`cfmimo.scoring.BlochScorer` projects on
+    together give each AP's Bloch vector, which :class:`cfmimo.bloch.BlochScorer` projects on
     ``n_user`` trainable directions (a softmax of three numbers over the users).
 
     Weights: ``3 * (n_user * F + 1) * (L + 1)`` (``theta``; the readout's directions and

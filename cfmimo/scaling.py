@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from . import scoring, tables
+from .bloch import trained_bloch
 from .channel import sample_channels
 from .config import Preset, db_to_linear, with_overrides
 from .engine import program_for
@@ -41,7 +42,7 @@ EXHAUSTIVE_REFERENCE_MAX = 10**5
 """Largest ``n_user**n_ap`` for which exhaustive search is the reference of the shares."""
 
 BLOCH_NAME = "Bloch-readout QNN"
-"""Display name of readout design (i), :class:`cfmimo.scoring.BlochScorer`, in the study."""
+"""Display name of readout design (i), :class:`cfmimo.bloch.BlochScorer`, in the study."""
 
 LEFT_OUT = ("random",)
 """Registered classical policies (:data:`cfmimo.policies.CLASSICAL`) the scaling study leaves
@@ -64,7 +65,7 @@ def comparison_policies(config: Preset, learned: dict, *, k: int = 5) -> dict:
     config : Preset
     learned : dict
         Display name -> ``(model, weights)`` with ``model`` a
-        :class:`cfmimo.scoring.QuantumScorer`, :class:`cfmimo.scoring.BlochScorer` or
+        :class:`cfmimo.scoring.QuantumScorer`, :class:`cfmimo.bloch.BlochScorer` or
         :class:`cfmimo.scoring.ClassicalTwin`.
     k : int
         Candidates re-ranked by the rate formula on the estimate.
@@ -228,8 +229,8 @@ def run_scaling_study(base: Preset, sizes=((4, 3), (8, 4), (16, 8)), *, n_trials
     ``n_user**n_ap <= 1000``, else ``k_large``), next to exhaustive search (while
     ``n_user**n_ap <=`` :data:`EXHAUSTIVE_REFERENCE_MAX`; on ``exhaustive_trials`` channels
     when the table is large), greedy, greedy + local search and strongest-AP. With
-    ``bloch=True`` the per-AP readout design (i), :class:`cfmimo.scoring.BlochScorer`
-    (:data:`BLOCH_NAME`; :func:`cfmimo.scoring.trained_bloch`), is shown beside them. ``weights_dir``
+    ``bloch=True`` the per-AP readout design (i), :class:`cfmimo.bloch.BlochScorer`
+    (:data:`BLOCH_NAME`; :func:`cfmimo.bloch.trained_bloch`), is shown beside them. ``weights_dir``
     is the folder of committed weight files, ``cache_dir`` the cache folder of training runs
     (``None``: none).
 
@@ -261,7 +262,7 @@ def run_scaling_study(base: Preset, sizes=((4, 3), (8, 4), (16, 8)), *, n_trials
         bloch_seconds, bloch_file, bloch_cone = 0.0, False, 0
         if bloch:
             start = time.perf_counter()
-            bloch_model, bloch_weights, bloch_file = scoring.trained_bloch(cfg, weights_dir=weights_dir, progress=progress)
+            bloch_model, bloch_weights, bloch_file = trained_bloch(cfg, weights_dir=weights_dir, progress=progress)
             bloch_seconds = time.perf_counter() - start
             bloch_cone = max(bloch_model.programs[0].cone_qubits)
             learned[BLOCH_NAME] = (bloch_model, bloch_weights)

@@ -54,7 +54,7 @@ __all__ = [
 _ARRAYS = ("weights", "loss", "min_rate", "objective", "opt_state", "flat")
 _HISTORY = ("loss", "min_rate", "objective", "flat")
 _META_KEYS = ("config", "variant", "method", "seed", "version")
-_TRAINING_ROOTS = ("train", "scoring", "qnn")
+_TRAINING_ROOTS = ("train", "scoring", "qnn", "bloch")
 """Modules whose training runs are cached; :func:`cache_key` hashes their import closure."""
 
 
