@@ -15,8 +15,10 @@ Failure messages name files and pattern kinds only, never the matched text.
 
 import json
 import os
+import random
 import re
 import secrets
+import string
 from pathlib import Path
 
 import pytest
@@ -140,21 +142,38 @@ def test_built_book_holds_no_secrets(built_book_html):
 # ---------------------------------------------------------------------------------------
 
 
+# Planted values: random-looking but seeded, so that every pytest-xdist worker collects the
+# same test ids (the ids carry the parameters).
+_PLANT = random.Random(2026)
+_URLSAFE = string.ascii_letters + string.digits + "-_"
+
+
+def _token(n: int) -> str:
+    return "".join(_PLANT.choice(_URLSAFE) for _ in range(n))
+
+
+_KINDS = {
+    "IBM Quantum API token (128 hex digits)", "QISKIT_IBM_TOKEN with a value", "quoted key/token/secret/password value",
+    "bearer token", "private key", "AWS access key id", "GitHub token", "PyPI token", "Slack token",
+}
+
+
 @pytest.mark.parametrize(
     "text, kind",
     [
-        ("token = " + secrets.token_hex(64), "IBM Quantum API token (128 hex digits)"),
+        ("token = " + _PLANT.randbytes(64).hex(), "IBM Quantum API token (128 hex digits)"),
         ("export QISKIT_IBM_TOKEN=abcDEF123_xyz987", "QISKIT_IBM_TOKEN with a value"),
         ("os.environ['QISKIT_IBM_TOKEN'] = 'abcDEF123_xyz987'", "QISKIT_IBM_TOKEN with a value"),
-        ("save_account(token='" + secrets.token_urlsafe(33) + "')", "quoted key/token/secret/password value"),
-        ('{"apikey": "' + secrets.token_urlsafe(33) + '"}', "quoted key/token/secret/password value"),
-        ("Authorization: Bearer " + secrets.token_urlsafe(30), "bearer token"),
+        ("save_account(token='" + _token(44) + "')", "quoted key/token/secret/password value"),
+        ('{"apikey": "' + _token(44) + '"}', "quoted key/token/secret/password value"),
+        ("Authorization: Bearer " + _token(40), "bearer token"),
         ("-----BEGIN RSA PRIVATE KEY-----", "private key"),
         ("AKIA" + "ABCDEFGHIJKLMNOP", "AWS access key id"),
         ("ghp_" + "a" * 36, "GitHub token"),
         ("pypi-AgE" + "x" * 60, "PyPI token"),
         ("xoxb-1234567890-abc", "Slack token"),
     ],
+    ids=lambda value: value if value in _KINDS else "planted",
 )
 def test_scanner_finds_planted_secrets(text, kind):
     assert kind in secret_kinds(text)
