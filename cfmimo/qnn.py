@@ -794,22 +794,31 @@ def _build_scoring(config: Preset) -> QuantumCircuit:
     qreg = QuantumRegister(n_ap, "q")
     creg = ClassicalRegister(n_ap, "c")
     qc = QuantumCircuit(qreg, creg, name="qnn_scoring")
+    _reupload_blocks(qc, x, theta, F, n_layer)
+    qc.measure(range(n_ap), range(n_ap))
+    return qc
+
+
+def _reupload_blocks(qc: QuantumCircuit, x, theta, n_in: int, n_layer: int) -> None:
+    """Append ``n_layer + 1`` re-uploading blocks to ``qc`` (one qubit per AP), with a CZ
+    ring after each but the last: per qubit ``m`` the rotations :data:`SCORING_GATES`, each
+    angle ``theta[base + n_in] + sum_i theta[base + i] * x[m * n_in + i]`` (weights block by
+    block, rotation by rotation). Shared by the ``scoring`` and Bloch-readout circuits."""
+    n_ap = qc.num_qubits
     w = 0
     for block in range(n_layer + 1):
         for m in range(n_ap):
             for j, gate in enumerate(SCORING_GATES):
-                base = w + j * (F + 1)
-                angle = theta[base + F]
-                for f in range(F):
-                    angle = angle + theta[base + f] * x[m * F + f]
+                base = w + j * (n_in + 1)
+                angle = theta[base + n_in]
+                for i in range(n_in):
+                    angle = angle + theta[base + i] * x[m * n_in + i]
                 getattr(qc, gate)(angle, m)
-        w += G * (F + 1)
+        w += len(SCORING_GATES) * (n_in + 1)
         if block < n_layer and n_ap > 1:
             pairs = [(m, (m + 1) % n_ap) for m in range(n_ap)] if n_ap > 2 else [(0, 1)]
             for a, b in pairs:
                 qc.cz(a, b)
-    qc.measure(range(n_ap), range(n_ap))
-    return qc
 
 
 BLOCH_BASES = ("x", "y", "z")
@@ -845,20 +854,7 @@ def build_bloch_circuit(config: Preset, basis: str) -> QuantumCircuit:
     x = ParameterVector("x", n_ap * n_in)
     theta = ParameterVector("theta", G * (n_in + 1) * (n_layer + 1))
     qc = QuantumCircuit(QuantumRegister(n_ap, "q"), ClassicalRegister(n_ap, "c"), name=f"qnn_bloch_{basis}")
-    w = 0
-    for block in range(n_layer + 1):
-        for m in range(n_ap):
-            for j, gate in enumerate(SCORING_GATES):
-                base = w + j * (n_in + 1)
-                angle = theta[base + n_in]
-                for i in range(n_in):
-                    angle = angle + theta[base + i] * x[m * n_in + i]
-                getattr(qc, gate)(angle, m)
-        w += G * (n_in + 1)
-        if block < n_layer and n_ap > 1:
-            pairs = [(m, (m + 1) % n_ap) for m in range(n_ap)] if n_ap > 2 else [(0, 1)]
-            for a, b in pairs:
-                qc.cz(a, b)
+    _reupload_blocks(qc, x, theta, n_in, n_layer)
     for m in range(n_ap):
         if basis == "x":
             qc.ry(-np.pi / 2, m)
