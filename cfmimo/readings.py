@@ -44,6 +44,7 @@ from qiskit.circuit import ParameterVector, QuantumCircuit
 from qiskit_aer.primitives import EstimatorV2
 
 from ._validation import check_count
+from .circuit_io import parameter_values
 from .config import Preset
 from .gradients import frequency
 
@@ -173,16 +174,6 @@ def _z_string(qubits, n_qubits) -> str:
     return "".join(chars)
 
 
-def _parameter_values(circuit, x, theta):
-    """``(B, n_parameters)`` values in the order of ``circuit.parameters``."""
-    columns = []
-    for p in circuit.parameters:
-        name, index = p.vector.name, p.index
-        source = x if name == "x" else theta
-        columns.append(source[..., index])
-    return np.stack(columns, axis=-1)
-
-
 def _light_cone(circuit: QuantumCircuit, qubits):
     """The gates of ``circuit`` that can act on ``qubits``' final state, on a compact register.
 
@@ -238,11 +229,11 @@ def expectations(circuit: QuantumCircuit, z_sets, x, theta) -> np.ndarray:
     size = math.prod(lead)
     xb = np.broadcast_to(x, lead + (n_x,)).reshape(size, n_x)
     tb = np.broadcast_to(theta, lead + (n_t,)).reshape(size, n_t)
+    if size == 0:
+        return np.zeros(lead + (len(z_sets),))
     circuit, index = _light_cone(circuit, {q for s in z_sets for q in s})
-    values = _parameter_values(circuit, xb, tb)  # (B, n_par)
+    values, _ = parameter_values(circuit, xb, tb)  # (B, n_par), the binder every backend uses
     labels = [[_z_string([index[q] for q in s], circuit.num_qubits)] for s in z_sets]  # (n_obs, 1) x (B,)
-    if len(values) == 0:
-        return np.zeros(lead + (len(labels),))
     result = EstimatorV2().run([(circuit, labels, values)]).result()
     evs = np.asarray(result[0].data.evs, dtype=np.float64)  # (n_obs, B)
     return evs.T.reshape(lead + (len(labels),))
