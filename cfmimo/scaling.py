@@ -36,6 +36,9 @@ __all__ = [
     "summary",
     "run_scaling_study",
     "plot_share_vs_size",
+    "SIZE_SUMMARY_POLICIES",
+    "size_summary",
+    "size_reading",
 ]
 
 EXHAUSTIVE_REFERENCE_MAX = 10**5
@@ -287,6 +290,49 @@ def run_scaling_study(base: Preset, sizes=((4, 3), (8, 4), (16, 8)), *, n_trials
 
 def _family(policy: str) -> str:
     return policy.split(", top-")[0] + (", top-k re-ranked" if ", top-" in policy else "")
+
+
+SIZE_SUMMARY_POLICIES = {
+    "qnn": "QNN", "qnn_top": "QNN, top-k re-ranked", "twin": "twin", "twin_top": "twin, top-k re-ranked",
+    "greedy": "greedy", "gls": "greedy + local search",
+    "bloch": BLOCH_NAME, "bloch_top": f"{BLOCH_NAME}, top-k re-ranked",
+}
+"""Short key -> policy family (pure or top-k) of the shares :func:`size_summary` reports."""
+
+
+def _rows_at(rows, n_ap: int, n_user: int) -> dict:
+    return {_family(r["policy"]): r for r in rows if (r["n_ap"], r["n_user"]) == (n_ap, n_user)}
+
+
+def size_summary(rows, n_ap: int, n_user: int) -> dict:
+    """The numbers notebook 07 quotes for one size of :func:`run_scaling_study`'s rows.
+
+    Returns
+    -------
+    dict
+        The share of every policy of :data:`SIZE_SUMMARY_POLICIES` present (rounded to 3
+        digits), ``qnn_ci`` and ``qnn_top_ci`` (95% half-widths), ``k``, ``ref`` (the
+        reference policy), ``qubits`` (the QNN's largest light cone), ``served`` (% of
+        trials in which the QNN, pure and re-ranked, served every user: the smaller),
+        ``qnn_beats_twin`` and ``qnn_vs_greedy`` (pure QNN at least level with greedy).
+    """
+    at = _rows_at(rows, n_ap, n_user)
+    qnn, top = at["QNN"], at["QNN, top-k re-ranked"]
+    return {**{key: round(at[name]["share"], 3) for key, name in SIZE_SUMMARY_POLICIES.items() if name in at},
+            "qnn_top_ci": round(top["share_ci"], 3), "qnn_ci": round(qnn["share_ci"], 3),
+            "k": top["k"], "ref": qnn["reference"], "qubits": qnn["qubits"],
+            "served": round(100 * min(qnn["served"], top["served"]), 1),
+            "qnn_beats_twin": bool(qnn["share"] > at["twin"]["share"]),
+            "qnn_vs_greedy": bool(qnn["share"] >= at["greedy"]["share"])}
+
+
+def size_reading(rows, n_ap: int, n_user: int) -> str:
+    """One clause on the pure QNN at this size: against greedy, and against its twin."""
+    at = _rows_at(rows, n_ap, n_user)
+    qnn = at["QNN"]["share"]
+    text = "the pure QNN is at least level with greedy" if qnn >= at["greedy"]["share"] else "the pure QNN stays below greedy"
+    gap = qnn - at["twin"]["share"]
+    return text + f", and it is {abs(gap):.3f} {'above' if gap > 0 else 'below'} its classical twin"
 
 
 def plot_share_vs_size(rows, ax=None):

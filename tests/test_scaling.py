@@ -60,3 +60,26 @@ def test_markdown_size_table_marks_classical_rows_and_file_times():
     assert qnn[:6] == ["4 x 3 (50 ch.)", "QNN", "0.912 ± 0.046", "exhaustive", "98.7%", "12"]
     assert qnn[6:] == ["4", "36", "12.3 (file)", "1.23"]
     assert greedy[6:9] == ["-", "-", "0.0"]
+
+
+def test_size_summary_and_reading_follow_the_rows():
+    rng = np.random.default_rng(5)
+    names = ["QNN", "QNN, top-10 re-ranked", "twin", "twin, top-10 re-ranked", "greedy", "greedy + local search"]
+    rows = []
+    for size in ((4, 3), (16, 8)):
+        for name in names:
+            rows.append({"n_ap": size[0], "n_user": size[1], "policy": name, "share": float(rng.uniform(0.5, 1.0)),
+                         "share_ci": float(rng.uniform(0.0, 0.05)), "served": float(rng.uniform(0.9, 1.0)),
+                         "k": 10, "reference": "greedy + local search", "qubits": 5 if name.startswith("QNN") else 0})
+    at = {r["policy"]: r for r in rows if r["n_ap"] == 16}
+    s = scaling.size_summary(rows, 16, 8)
+    assert s["qnn"] == round(at["QNN"]["share"], 3) and s["qnn_top"] == round(at["QNN, top-10 re-ranked"]["share"], 3)
+    assert s["gls"] == round(at["greedy + local search"]["share"], 3) and "bloch" not in s  # absent policies are left out
+    assert s["served"] == round(100 * min(at["QNN"]["served"], at["QNN, top-10 re-ranked"]["served"]), 1)
+    assert s["qnn_vs_greedy"] == (at["QNN"]["share"] >= at["greedy"]["share"])
+    assert s["qnn_beats_twin"] == (at["QNN"]["share"] > at["twin"]["share"])
+    assert (s["k"], s["qubits"], s["ref"]) == (10, 5, "greedy + local search")
+    text = scaling.size_reading(rows, 16, 8)
+    gap = at["QNN"]["share"] - at["twin"]["share"]
+    assert text.endswith(f"{abs(gap):.3f} {'above' if gap > 0 else 'below'} its classical twin")
+    assert text.startswith("the pure QNN is at least level" if s["qnn_vs_greedy"] else "the pure QNN stays below")
